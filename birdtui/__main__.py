@@ -1,0 +1,3 @@
+from birdtui.cli import main
+
+raise SystemExit(main())
