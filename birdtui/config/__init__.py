@@ -1,5 +1,6 @@
 """Experiment configuration: the typed schema and the experiments.toml loader."""
 
+from birdtui.config.load import ExperimentsFile, default_runs_dir, load_experiments
 from birdtui.config.schema import (
     AugmentConfig,
     DataConfig,
@@ -14,8 +15,11 @@ __all__ = [
     "AugmentConfig",
     "DataConfig",
     "ExperimentConfig",
+    "ExperimentsFile",
     "OptimConfig",
     "ScheduleConfig",
+    "default_runs_dir",
     "from_dict",
+    "load_experiments",
     "to_dict",
 ]

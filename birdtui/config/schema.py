@@ -7,7 +7,8 @@ listings print:
 
 - ``help``: one line that says what the option sets, and its unit;
 - ``choices``: the allowed values of a string option;
-- ``min`` / ``max``: the closed range of a number (``min_exclusive`` for "> min").
+- ``min`` / ``max``: the closed range of a number (``min_exclusive`` for "> min");
+- ``pattern``: a regular expression the whole string value must match.
 
 Paths in `DataConfig` are resolved relative to the experiments file by the loader,
 so a resolved config always holds absolute paths.
@@ -106,7 +107,7 @@ class ExperimentConfig:
     pretrained: str | None = option(None, help="local .pth file with weights to start from (nothing is downloaded)")
     epochs: int = option(4, help="number of training epochs", min=1)
     seed: int = option(0, help="seed for the split, the weights and the augmentation", min=0)
-    device: str = option("auto", help="auto, cpu, cuda or cuda:N")
+    device: str = option("auto", help="auto, cpu, cuda or cuda:N", pattern=r"auto|cpu|cuda(:[0-9]+)?")
     amp: bool = option(True, help="automatic mixed precision on CUDA (bf16 where supported)")
     channels_last: bool = option(True, help="channels_last memory format on CUDA")
     compile: bool = option(False, help="torch.compile the model on CUDA")

@@ -1,0 +1,76 @@
+"""Turning merged override layers into checked `ExperimentConfig` objects."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from birdtui.config.names import name_problem, safe_name
+from birdtui.config.overrides import Layer
+from birdtui.config.positions import KeyPath
+from birdtui.config.schema import SECTIONS, ExperimentConfig
+from birdtui.config.source import SourceFile
+
+# Fields that hold file paths, resolved against the experiments file's folder.
+PATH_FIELDS = ("data.root", "data.val_root", "pretrained")
+
+
+def build_config(merged: Layer, entry_path: KeyPath, source: SourceFile) -> ExperimentConfig:
+    """Build one experiment from its merged layer, then resolve paths and check combinations."""
+    if "name" not in merged:
+        raise source.error(entry_path, "this experiment has no name", 'add name = "..." to the entry, such as name = "r18-baseline"')
+    _check_name(merged["name"][0], merged["name"][1], source)
+
+    values = {dotted: value for dotted, (value, _) in merged.items()}
+    for dotted in PATH_FIELDS:
+        if values.get(dotted) is not None:
+            values[dotted] = _absolute(values[dotted], source.path.parent)
+
+    top = {dotted: value for dotted, value in values.items() if "." not in dotted}
+    sections = {}
+    for section, cls in SECTIONS.items():
+        prefix = section + "."
+        fields = {dotted[len(prefix):]: value for dotted, value in values.items() if dotted.startswith(prefix)}
+        sections[section] = cls(**fields)
+    config = ExperimentConfig(**top, **sections)
+
+    _check_combinations(config, merged, entry_path, source)
+    return config
+
+
+def _check_name(name: str, path: KeyPath, source: SourceFile) -> None:
+    problem = name_problem(name)
+    if problem:
+        raise source.error(path, f'experiment name "{name}" {problem}', f'names become folder names under runs/; use a name such as "{safe_name(name)}"')
+
+
+def _absolute(value: str, folder: Path) -> str:
+    # Not checked for existence: the data may be generated after the file is written.
+    return os.path.normpath(folder / os.path.expanduser(value))
+
+
+def _check_combinations(config: ExperimentConfig, merged: Layer, entry_path: KeyPath, source: SourceFile) -> None:
+    """Reject option pairs that each pass alone but contradict each other."""
+    schedule = config.schedule
+    if schedule.type == "plateau":
+        expected = "max" if schedule.monitor.endswith("_acc") else "min"
+        if schedule.mode != expected:
+            where = _origin(merged, "schedule.mode", _origin(merged, "schedule.monitor", entry_path))
+            direction = "rises" if expected == "max" else "falls"
+            raise source.error(
+                where,
+                f'experiment "{config.name}": plateau monitor "{schedule.monitor}" improves when it {direction}, but schedule.mode is "{schedule.mode}"',
+                f'set schedule.mode = "{expected}"',
+            )
+
+    if schedule.type == "piecewise" and not schedule.lr_by_epoch:
+        where = _origin(merged, "schedule.type", entry_path)
+        raise source.error(
+            where,
+            f'experiment "{config.name}": a piecewise schedule needs schedule.lr_by_epoch',
+            "add schedule.lr_by_epoch = { 0 = 0.01, 8 = 0.001 } (epochs count from 0)",
+        )
+
+
+def _origin(merged: Layer, dotted: str, fallback: KeyPath) -> KeyPath:
+    return merged[dotted][1] if dotted in merged else fallback
