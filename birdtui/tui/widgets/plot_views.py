@@ -1,0 +1,312 @@
+"""The three plot views (loss, val, lr): what to draw, then drawing it on a plotext figure.
+
+`plan_plot` turns runs and view settings into a `PlotContents`, plain data
+that tests and the app read instead of parsing the rendered canvas. Every
+series goes through `minmax_reduce` there, because plotext's build time
+grows with the point count. `paint` issues the plotext calls for a
+`PlotContents`; the widget repaints before each build because plotext 5.3
+applies a log scale to its stored data in place, so a second `build()` of
+the same figure would take the log of a log.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+from textual_plotext.plot import Plot
+
+from birdtui.metrics.reduce import minmax_reduce
+from birdtui.metrics.series import RunSeries
+from birdtui.metrics.smooth import ema, moving_average
+
+# One colour and one smoothed-line marker per run: the marker tells runs
+# apart when NO_COLOR strips the colours.
+RUN_COLORS = ("cyan+", "orange+", "green+", "magenta+", "blue+", "red+")
+RUN_MARKERS = ("hd", "x", "o", "+", "*", "#")
+RAW_MARKER = "dot"
+LR_DROP_COLOR = "red+"
+PLANNED_COLOR = "gray"
+
+VIEWS = ("loss", "val", "lr")
+X_AXES = ("step", "epoch")
+SMOOTHING_KINDS = ("none", "ma", "ema")
+# Smoothing levels from light to heavy: MA windows in points, EMA alphas.
+MA_WINDOWS = (5, 10, 20, 50, 100, 200, 500)
+EMA_ALPHAS = (0.5, 0.3, 0.2, 0.1, 0.05, 0.02, 0.01)
+
+
+@dataclass(frozen=True)
+class Smoothing:
+    """The smoothing applied to train loss: kind 'none', 'ma' or 'ema' at a level index."""
+
+    kind: str = "ema"
+    level: int = 3
+
+    @property
+    def label(self) -> str:
+        if self.kind == "ma":
+            return f"MA {MA_WINDOWS[self.level]}"
+        if self.kind == "ema":
+            return f"EMA {EMA_ALPHAS[self.level]:g}"
+        return "no smoothing"
+
+    def apply(self, values: np.ndarray) -> np.ndarray:
+        if self.kind == "ma":
+            return moving_average(values, MA_WINDOWS[self.level])
+        if self.kind == "ema":
+            return ema(values, EMA_ALPHAS[self.level])
+        return values
+
+
+@dataclass(frozen=True)
+class DrawnLine:
+    """A series as it was handed to plotext, after reduction."""
+
+    run: str
+    label: str
+    xs: tuple[float, ...]
+    ys: tuple[float, ...]
+    color: str
+    marker: str
+    yside: str = "left"
+
+
+@dataclass(frozen=True)
+class DrawnMarker:
+    """A vertical marker line: an LR change ('lr'), a planned drop ('planned') or a non-finite value ('non-finite')."""
+
+    run: str
+    kind: str
+    x: float
+    label: str
+    color: str = LR_DROP_COLOR
+    # Height of the label in data units, set once all lines are known.
+    label_y: float = math.nan
+    # Which side of the line the label extends to: 'left' or 'right'.
+    label_side: str = "right"
+
+
+@dataclass
+class PlotContents:
+    """What the last replot drew, or the message shown instead of an empty plot."""
+
+    title: str = ""
+    lines: list[DrawnLine] = field(default_factory=list)
+    markers: list[DrawnMarker] = field(default_factory=list)
+    empty_message: str | None = None
+    xlabel: str = ""
+    ylabels: dict[str, str] = field(default_factory=dict)
+    log_y: bool = False
+    x_range: tuple[float, float] | None = None
+
+    def lines_of(self, run: str) -> list[DrawnLine]:
+        return [line for line in self.lines if line.run == run]
+
+    def markers_of(self, run: str, kind: str | None = None) -> list[DrawnMarker]:
+        return [marker for marker in self.markers if marker.run == run and kind in (None, marker.kind)]
+
+
+@dataclass(frozen=True)
+class PlotRequest:
+    """Everything a view needs besides the figure."""
+
+    runs: list[RunSeries]
+    view: str
+    x_axis: str
+    smoothing: Smoothing
+    # Target number of points per series, about the plot's width in columns.
+    buckets: int
+
+
+def plan_plot(request: PlotRequest) -> PlotContents:
+    """Work out the lines, markers and labels of the requested view."""
+    if not request.runs:
+        return PlotContents(empty_message="No run selected. Select a run in the table to see its curves.")
+
+    contents = PlotContents()
+    if request.view == "loss":
+        _plan_loss(request, contents)
+    elif request.view == "val":
+        _plan_validation(request, contents)
+    elif request.view == "lr":
+        _plan_lr(request, contents)
+    else:
+        raise ValueError(f"plot view must be one of {', '.join(VIEWS)}, got {request.view!r}")
+
+    if not contents.lines:
+        contents.empty_message = _empty_message(request)
+        return contents
+
+    _plan_markers(request, contents)
+    contents.title = _title(request)
+    contents.xlabel = "step" if request.x_axis == "step" else "epochs completed"
+    return contents
+
+
+def paint(plot: Plot, contents: PlotContents) -> None:
+    """Clear `plot` and draw `contents` on it."""
+    plot.clear_figure()
+    for line in contents.lines:
+        plot.plot(line.xs, line.ys, color=line.color, marker=line.marker, label=line.label, yside=line.yside)
+    if contents.log_y:
+        plot.yscale("log")
+    if contents.x_range is not None:
+        plot.xlim(*contents.x_range)
+
+    for marker in contents.markers:
+        plot.vline(marker.x, color=marker.color)
+        style = "dim" if marker.kind == "planned" else "bold"
+        alignment = "left" if marker.label_side == "right" else "right"
+        plot.text(marker.label, marker.x, marker.label_y, color=marker.color, style=style, alignment=alignment)
+
+    plot.title(contents.title)
+    plot.xlabel(contents.xlabel)
+    for side, label in contents.ylabels.items():
+        plot.ylabel(label, yside=side)
+
+
+def _plan_loss(request: PlotRequest, contents: PlotContents) -> None:
+    for index, run in enumerate(request.runs):
+        x, y = run.step_loss(request.x_axis)
+        if not x.size:
+            continue
+        color = RUN_COLORS[index % len(RUN_COLORS)]
+        _add_line(contents, run.run, f"{run.run} loss", x, y, request.buckets, color=color, marker=RAW_MARKER)
+        if request.smoothing.kind != "none":
+            label = f"{run.run} {request.smoothing.label}"
+            smoothed = request.smoothing.apply(y)
+            marker = RUN_MARKERS[index % len(RUN_MARKERS)]
+            _add_line(contents, run.run, label, x, smoothed, request.buckets, color=color, marker=marker)
+    contents.ylabels = {"left": "train loss"}
+
+
+def _plan_validation(request: PlotRequest, contents: PlotContents) -> None:
+    for index, run in enumerate(request.runs):
+        color = RUN_COLORS[index % len(RUN_COLORS)]
+        marker = RUN_MARKERS[index % len(RUN_MARKERS)]
+        for name, label, yside, line_marker in (
+            ("val_loss", "val loss", "left", marker),
+            ("train_loss", "train loss", "left", RAW_MARKER),
+            ("val_acc", "val acc", "right", "sd"),
+        ):
+            x, y = run.epoch_values(name, request.x_axis)
+            if x.size:
+                _add_line(contents, run.run, f"{run.run} {label}", x, y, request.buckets,
+                          color=color, marker=line_marker, yside=yside)
+    contents.ylabels = {"left": "loss", "right": "accuracy"}
+
+
+def _plan_lr(request: PlotRequest, contents: PlotContents) -> None:
+    for index, run in enumerate(request.runs):
+        x, y = run.step_lr(request.x_axis)
+        if not x.size:
+            x, y = run.epoch_values("lr", request.x_axis)
+        # A log axis has no place for a zero or negative LR.
+        positive = y > 0
+        if not positive.any():
+            continue
+        color = RUN_COLORS[index % len(RUN_COLORS)]
+        marker = RUN_MARKERS[index % len(RUN_MARKERS)]
+        _add_line(contents, run.run, f"{run.run} LR", x[positive], y[positive], request.buckets,
+                  color=color, marker=marker)
+    contents.log_y = True
+    contents.ylabels = {"left": "learning rate (log)"}
+
+
+def _add_line(
+    contents: PlotContents,
+    run: str,
+    label: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    buckets: int,
+    *,
+    color: str,
+    marker: str,
+    yside: str = "left",
+) -> None:
+    rx, ry = minmax_reduce(x, y, buckets)
+    if rx.size:
+        contents.lines.append(DrawnLine(run, label, tuple(rx.tolist()), tuple(ry.tolist()), color, marker, yside))
+
+
+def _plan_markers(request: PlotRequest, contents: PlotContents) -> None:
+    """Add LR changes, planned drops and the first non-finite value of each run as vertical markers."""
+    several = len(request.runs) > 1
+    markers: list[DrawnMarker] = []
+    for run in request.runs:
+        prefix = f"{run.run}: " if several else ""
+        for change in run.lr_changes:
+            x = run.lr_change_x(change, request.x_axis)
+            markers.append(DrawnMarker(run.run, "lr", x, f"{prefix}LR {change.new:g}", LR_DROP_COLOR))
+        for epoch, lr in run.planned_lr_drops:
+            x = run.planned_drop_x(epoch, request.x_axis)
+            markers.append(DrawnMarker(run.run, "planned", x, f"{prefix}planned LR {lr:g}", PLANNED_COLOR))
+        if run.non_finite:
+            point = run.non_finite[0]
+            x = run.non_finite_x(point, request.x_axis)
+            markers.append(DrawnMarker(run.run, "non-finite", x, f"{prefix}{point.field} {point.value}", "red"))
+
+    markers = [marker for marker in markers if math.isfinite(marker.x)]
+    if not markers:
+        return
+
+    # Planned drops lie ahead of the data; widen the x range to show them.
+    all_x = [x for line in contents.lines for x in (line.xs[0], line.xs[-1])] + [marker.x for marker in markers]
+    low, high = min(all_x), max(all_x)
+    contents.x_range = (low, high)
+
+    heights = _label_heights(contents)
+    for index, marker in enumerate(markers):
+        # Successive labels sit at different heights so that neighbours do not
+        # overwrite each other; a label in the right half extends to the left
+        # so that the frame does not cut it off.
+        side = "left" if marker.x > (low + high) / 2 else "right"
+        contents.markers.append(replace(marker, label_y=heights[index % len(heights)], label_side=side))
+
+
+def _label_heights(contents: PlotContents) -> list[float]:
+    """Return y positions near the top of the left axis range for marker labels."""
+    ys = [y for line in contents.lines if line.yside == "left" for y in line.ys]
+    if not ys:
+        ys = [y for line in contents.lines for y in line.ys]
+    low, high = min(ys), max(ys)
+    if contents.log_y:
+        low, high = math.log10(low), math.log10(high)
+    span = (high - low) or 1.0
+    heights = [high - fraction * span for fraction in (0.0, 0.15, 0.3)]
+    return [10**value for value in heights] if contents.log_y else heights
+
+
+def _title(request: PlotRequest) -> str:
+    names = ", ".join(run.run for run in request.runs)
+    if request.view == "loss":
+        what = f"train loss ({request.smoothing.label})"
+    elif request.view == "val":
+        what = "validation loss and accuracy"
+    else:
+        what = "learning rate"
+    title = f"{names}: {what}"
+
+    for run in request.runs:
+        if run.diverged:
+            title += f" | {run.run} DIVERGED{_divergence_place(run)}"
+    return title
+
+
+def _divergence_place(run: RunSeries) -> str:
+    if not run.non_finite:
+        return ""
+    point = run.non_finite[0]
+    if point.step is not None:
+        return f" at step {point.step} (epoch {point.epoch})"
+    return f" in epoch {point.epoch}"
+
+
+def _empty_message(request: PlotRequest) -> str:
+    names = ", ".join(run.run for run in request.runs)
+    if request.view == "val":
+        return f"{names}: no validation results yet. The first appears when epoch 0 ends."
+    return f"{names}: no training steps logged yet. The curve appears with the first step record."
