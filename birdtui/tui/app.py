@@ -1,0 +1,357 @@
+"""The birdtui app: the results table on top, the loss plot below, keys for runs.
+
+Data flow: a thread worker calls `RunsWatcher.poll` about every half second
+and posts what it found as messages. The handlers below fold the records on
+the UI thread into a `RunView` (table values) and a `RunSeries` (plot data)
+per run. The table is synced once per batch of messages. `LossPlot` redraws
+from its own one-second timer, and only when a shown series changed.
+
+Blocking calls (launch, kill, resume, export) run in thread workers; their
+`BirdtuiError`s become notifications.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Footer, Static
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from birdtui.config.load import default_runs_dir
+from birdtui.config.schema import ExperimentConfig, to_dict
+from birdtui.errors import BirdtuiError
+from birdtui.metrics.series import RunSeries, format_lr_change
+from birdtui.runs.store import RunStore
+from birdtui.tui import commands
+from birdtui.tui.columns import COLUMN_KEYS, COLUMNS_BY_KEY, RowContext
+from birdtui.tui.messages import ExperimentsInvalid, ExperimentsLoaded, RunRecords, RunRemoved, RunStateChanged
+from birdtui.tui.model import LIVE_STATUSES, PENDING, RunView, rank_at_equal_epoch
+from birdtui.tui.screens.details import DetailsScreen
+from birdtui.tui.screens.export import ExportScreen
+from birdtui.tui.screens.help import HelpScreen
+from birdtui.tui.screens.kill import KillScreen
+from birdtui.tui.watcher import POLL_SECONDS, RunsWatcher
+from birdtui.tui.widgets.loss_plot import LossPlot
+from birdtui.tui.widgets.runs_table import RunsTable
+
+# Seconds between refreshes of the time-dependent cells (elapsed, ETA) of live runs.
+LIVE_REFRESH_SECONDS = 1.0
+
+
+class BirdtuiApp(App):
+    """The experiment monitor for one experiments file and its runs folder."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "birdtui"
+
+    BINDINGS = [
+        Binding("l", "launch", "Launch"),
+        Binding("a", "launch_all", "Launch all"),
+        Binding("k", "kill", "Kill"),
+        Binding("r", "resume", "Resume"),
+        Binding("space", "toggle_overlay", "Overlay"),
+        Binding("o", "toggle_overlay", "Overlay", show=False),
+        Binding("s", "cycle_sort", "Sort"),
+        Binding("S", "reverse_sort", "Reverse sort", show=False),
+        Binding("v", "plot_view", "View"),
+        Binding("x", "x_axis", "Step/epoch", show=False),
+        Binding("[", "smoothing(-1)", "Less smoothing", show=False),
+        Binding("]", "smoothing(1)", "More smoothing", show=False),
+        Binding("m", "smoothing_kind", "Smoothing kind (none, MA, EMA)", show=False),
+        Binding("d", "details", "Details"),
+        Binding("e", "export", "Export"),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(
+        self,
+        config_path: str | Path,
+        runs_dir: str | Path | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        poll_seconds: float = POLL_SECONDS,
+    ) -> None:
+        super().__init__()
+        self.config_path = Path(config_path).expanduser().resolve()
+        self.runs_dir = Path(runs_dir).expanduser().resolve() if runs_dir else default_runs_dir(self.config_path)
+        self.store = RunStore(self.runs_dir)
+        self.watcher = RunsWatcher(self.config_path, self.runs_dir, self.store)
+        self.clock = clock
+        self.poll_seconds = poll_seconds
+
+        self.experiments: list[ExperimentConfig] = []
+        self.runs: dict[str, RunView] = {}
+        self.series: dict[str, RunSeries] = {}
+        self.overlays: set[str] = set()
+        self.config_error: BirdtuiError | None = None
+        self._table_sync_scheduled = False
+        self._plotted: tuple[str | None, frozenset[str]] = (None, frozenset())
+
+    def compose(self) -> ComposeResult:
+        yield RunsTable(id="runs")
+        yield Static(id="config-error")
+        yield Static(id="selection")
+        yield LossPlot(id="plot")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(RunsTable).focus()
+        self.watch_runs_folder()
+        self.set_interval(LIVE_REFRESH_SECONDS, self.refresh_live_cells)
+
+    # The background data flow.
+
+    @work(thread=True, exclusive=True, name="runs watcher", exit_on_error=False)
+    def watch_runs_folder(self) -> None:
+        worker = get_current_worker()
+        while not worker.is_cancelled:
+            for message in self.watcher.poll():
+                self.post_message(message)
+            # Event.wait returns early on cancel, so quitting does not wait a poll.
+            worker.cancelled_event.wait(self.poll_seconds)
+
+    @on(ExperimentsLoaded)
+    def adopt_experiments(self, message: ExperimentsLoaded) -> None:
+        self.experiments = message.experiments
+        if self.config_error is not None:
+            self.notify(f"{self.config_path.name} is valid again", title="Experiments reloaded")
+        self.config_error = None
+        self.show_config_error()
+        self.schedule_table_sync()
+
+    @on(ExperimentsInvalid)
+    def report_invalid_experiments(self, message: ExperimentsInvalid) -> None:
+        # The table keeps the experiments of the last valid file meanwhile.
+        self.config_error = message.error
+        self.show_config_error()
+        self.notify(str(message.error), title=message.error.title, severity="error", timeout=10)
+
+    @on(RunStateChanged)
+    def adopt_run_state(self, message: RunStateChanged) -> None:
+        view = self.runs.get(message.run_id)
+        if view is None:
+            experiment = message.state.get("experiment") or message.run_id.partition("@")[0]
+            view = self.runs[message.run_id] = RunView(key=message.run_id, experiment=experiment)
+            self.series[message.run_id] = RunSeries(message.run_id)
+        view.state = message.state
+        view.config = message.config or view.config
+        self.schedule_table_sync()
+
+    @on(RunRemoved)
+    def forget_run(self, message: RunRemoved) -> None:
+        self.runs.pop(message.run_id, None)
+        self.series.pop(message.run_id, None)
+        self.overlays.discard(message.run_id)
+        self.schedule_table_sync()
+
+    @on(RunRecords)
+    def fold_records(self, message: RunRecords) -> None:
+        view = self.runs.get(message.run_id)
+        if view is None:
+            return
+        series = self.series[message.run_id]
+        if message.reset:
+            view.reset_records()
+            series.clear()
+        view.update(message.records)
+        _, lr_changes = series.update(message.records)
+
+        if message.bad_lines:
+            line_number, _ = message.bad_lines[0]
+            self.notify(
+                f"run {message.run_id}: skipped {len(message.bad_lines)} invalid line(s) of metrics.jsonl, first at line {line_number}",
+                severity="warning",
+            )
+        # A log read at start holds history: only changes seen live are news.
+        if not message.backlog:
+            for change in lr_changes:
+                self.notify(format_lr_change(message.run_id, change), title="LR drop")
+        self.schedule_table_sync()
+
+    # Table and plot.
+
+    def views(self) -> list[RunView]:
+        """Return the table rows: every run, then each experiment that has no run yet."""
+        views = list(self.runs.values())
+        launched = {view.experiment for view in views}
+        for config in self.experiments:
+            if config.name not in launched:
+                views.append(RunView(key=config.name, experiment=config.name, config=to_dict(config)))
+        return views
+
+    def row_context(self, views: list[RunView]) -> RowContext:
+        return RowContext(now=self.clock(), ranks=rank_at_equal_epoch(views), overlays=self.overlays)
+
+    def schedule_table_sync(self) -> None:
+        # Many messages arrive in one poll: sync once after the queue drains them.
+        if not self._table_sync_scheduled:
+            self._table_sync_scheduled = True
+            self.call_later(self.sync_table)
+
+    def sync_table(self) -> None:
+        self._table_sync_scheduled = False
+        views = self.views()
+        self.query_one(RunsTable).sync(views, self.row_context(views))
+        self.show_selection()
+        self.show_plotted_runs()
+
+    def refresh_live_cells(self) -> None:
+        # An idle UI (no live run) does nothing here.
+        if any(view.status in LIVE_STATUSES for view in self.runs.values()):
+            self.schedule_table_sync()
+
+    def show_plotted_runs(self) -> None:
+        """Give the plot the selected run and the overlays when that set changed."""
+        selected = self.query_one(RunsTable).selected_key
+        plotted = (selected, frozenset(self.overlays))
+        if plotted == self._plotted:
+            return
+        self._plotted = plotted
+        overlays = [self.series[key] for key in sorted(self.overlays) if key in self.series]
+        self.query_one(LossPlot).set_runs(self.series.get(selected or ""), overlays)
+
+    def selected_view(self) -> RunView | None:
+        key = self.query_one(RunsTable).selected_key
+        if key is None:
+            return None
+        return self.runs.get(key) or next((view for view in self.views() if view.key == key), None)
+
+    @on(DataTable.RowHighlighted)
+    def follow_selection(self) -> None:
+        self.show_selection()
+        self.show_plotted_runs()
+
+    @on(DataTable.RowSelected)
+    def open_details_on_enter(self) -> None:
+        self.action_details()
+
+    def show_selection(self) -> None:
+        """Write the selected row's name and status under the table, with a class per status."""
+        bar = self.query_one("#selection", Static)
+        view = self.selected_view()
+        for status in (PENDING, "queued", "running", "finished", "failed", "killed", "diverged", "lost"):
+            bar.set_class(view is not None and view.status == status, f"-{status}")
+        if view is None:
+            bar.update("No experiments yet: add some to " + self.config_path.name)
+            return
+        marks = f"  overlays: {', '.join(sorted(self.overlays))}" if self.overlays else ""
+        error = f"  {view.state['error'].splitlines()[-1]}" if view.state.get("error") else ""
+        bar.update(f"{view.key}: {view.status}{error}{marks}")
+
+    def show_config_error(self) -> None:
+        panel = self.query_one("#config-error", Static)
+        panel.set_class(self.config_error is not None, "-visible")
+        if self.config_error is not None:
+            panel.update(f"{self.config_error.title} (the table shows the last valid file):\n{self.config_error}")
+
+    # Worker errors and results.
+
+    def notify_error(self, error: BirdtuiError) -> None:
+        self.notify(str(error), title=error.title, severity="error", timeout=10)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # Workers catch BirdtuiError themselves; anything else is a bug, shown instead of crashing.
+        if event.state == WorkerState.ERROR:
+            error = event.worker.error
+            self.notify(f"{event.worker.name} failed: {type(error).__name__}: {error}", title="Unexpected error", severity="error", timeout=15)
+
+    # Key actions; the ones that touch runs live in birdtui.tui.commands.
+
+    def action_launch(self) -> None:
+        view = self.selected_view()
+        if view is None:
+            self.notify("Nothing to launch: the experiments file defines no experiments", severity="warning")
+            return
+        commands.launch_experiments(self, [view.experiment])
+
+    def action_launch_all(self) -> None:
+        pending = [view.experiment for view in self.views() if view.status == PENDING]
+        if not pending:
+            self.notify("Every experiment has a run already; `l` starts another attempt of the selected one")
+            return
+        commands.launch_experiments(self, pending)
+
+    def action_kill(self) -> None:
+        view = self.selected_view()
+        if view is None or view.status not in LIVE_STATUSES:
+            status = view.status if view else "nothing selected"
+            self.notify(f"Only a queued or running run can be killed ({status})", severity="warning")
+            return
+        self.push_screen(KillScreen(view.key), lambda confirmed: commands.kill_run(self, view.key) if confirmed else None)
+
+    def action_resume(self) -> None:
+        view = self.selected_view()
+        if view is None or not view.is_run:
+            self.notify("Select a run to resume; `l` launches an experiment", severity="warning")
+            return
+        commands.resume_run(self, view.key)
+
+    def action_toggle_overlay(self) -> None:
+        view = self.selected_view()
+        if view is None or not view.is_run:
+            return
+        self.overlays.symmetric_difference_update({view.key})
+        self.show_plotted_runs()
+        self.schedule_table_sync()
+
+    def action_cycle_sort(self) -> None:
+        table = self.query_one(RunsTable)
+        next_key = COLUMN_KEYS[(COLUMN_KEYS.index(table.sort_key) + 1) % len(COLUMN_KEYS)]
+        self.sort_table(next_key, reverse=False)
+
+    def action_reverse_sort(self) -> None:
+        table = self.query_one(RunsTable)
+        self.sort_table(table.sort_key, reverse=not table.sort_reverse)
+
+    def sort_table(self, column_key: str, reverse: bool) -> None:
+        views = self.views()
+        self.query_one(RunsTable).set_sort(column_key, reverse, views, self.row_context(views))
+        direction = "descending" if reverse else "ascending"
+        self.notify(f"Sorted by {COLUMNS_BY_KEY[column_key].label}, {direction}", timeout=2)
+
+    def action_plot_view(self) -> None:
+        view = self.query_one(LossPlot).next_view()
+        self.notify(f"Plot: {view}", timeout=2)
+
+    def action_x_axis(self) -> None:
+        axis = self.query_one(LossPlot).toggle_x_axis()
+        self.notify(f"Plot x axis: {axis}", timeout=2)
+
+    def action_smoothing(self, step: int) -> None:
+        smoothing = self.query_one(LossPlot).change_smoothing(step)
+        self.notify(f"Smoothing: {smoothing.label}", timeout=2)
+
+    def action_smoothing_kind(self) -> None:
+        smoothing = self.query_one(LossPlot).cycle_smoothing_kind()
+        self.notify(f"Smoothing: {smoothing.label}", timeout=2)
+
+    def action_details(self) -> None:
+        view = self.selected_view()
+        if view is None:
+            return
+        others = [other for other in self.views() if other.key != view.key]
+        compare = next((other for other in others if other.key in self.overlays), others[0] if others else None)
+        self.push_screen(DetailsScreen(view, compare, self.runs_dir))
+
+    def action_export(self) -> None:
+        commands.export_results(self)
+
+    def show_export(self, path: Path, markdown: str) -> None:
+        self.notify(f"Wrote {path}", title="Export")
+        self.push_screen(ExportScreen(path, markdown))
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.BINDINGS))
+
+    async def action_quit(self) -> None:
+        live = [view.key for view in self.runs.values() if view.status in LIVE_STATUSES]
+        message = None
+        if live:
+            message = f"birdtui: {len(live)} run(s) keep running in the background ({', '.join(sorted(live))}); run `birdtui` again to watch them."
+        self.exit(message=message)

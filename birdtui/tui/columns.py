@@ -1,0 +1,203 @@
+"""The results table's columns: what each shows, how it is written and how it sorts.
+
+Each column turns a `RunView` into a raw value (a number, a string or None)
+and the raw value into cell text. Sorting uses the raw values, so numbers sort
+as numbers, and missing values and NaN go last in both directions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from birdtui.tui.model import RunView
+
+# Symbol and word for each status; the word alone must carry it without colour.
+STATUS_LABELS = {
+    "pending": "· pending",
+    "queued": "… queued",
+    "running": "▶ running",
+    "finished": "✓ finished",
+    "failed": "✗ failed",
+    "killed": "■ killed",
+    "diverged": "! diverged",
+    "lost": "? lost",
+}
+
+STATUS_STYLES = {
+    "running": "bold green",
+    "finished": "cyan",
+    "failed": "bold red",
+    "diverged": "bold magenta",
+    "killed": "yellow",
+    "lost": "yellow",
+}
+
+
+@dataclass
+class RowContext:
+    """What a cell needs besides its own row: the clock and the cross-run ranks."""
+
+    now: float
+    ranks: dict[str, tuple[int, int]]
+    # Runs marked for overlay on the plot.
+    overlays: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One table column: `value` gives the raw value used for sorting, `text` writes it.
+
+    `render` replaces `text` where the cell shows more than the sort value,
+    such as the epoch `3/8` that sorts by 3.
+    """
+
+    key: str
+    label: str
+    value: Callable[[RunView, RowContext], Any]
+    text: Callable[[Any], str] = str
+    render: Callable[[RunView, RowContext], str] | None = None
+
+
+def format_number(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float) and math.isnan(value):
+        return "NaN"
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return f"{value:.{digits}g}"
+
+
+def format_percent(value: Any) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return format_number(value)
+    return f"{100 * value:.1f}%"
+
+
+def format_duration(seconds: Any) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+def describe_schedule(config: dict[str, Any]) -> str | None:
+    """Write a schedule as a few characters, such as `pw 0.01>0.001@3`."""
+    schedule = config.get("schedule")
+    if not schedule:
+        return None
+    kind = schedule.get("type", "constant")
+    lr = config.get("optim", {}).get("lr")
+    if kind == "piecewise" and schedule.get("lr_by_epoch"):
+        table = sorted((int(epoch), value) for epoch, value in schedule["lr_by_epoch"].items())
+        text = "pw " + ">".join(f"{value:g}" + (f"@{epoch}" if epoch else "") for epoch, value in table)
+    elif kind == "step":
+        text = f"step {lr:g}x{schedule.get('gamma', 0.1):g}/{schedule.get('step_size')}"
+    elif kind == "plateau":
+        text = f"plateau {lr:g} p{schedule.get('patience')}"
+    else:
+        text = f"{kind} {lr:g}" if lr is not None else kind
+    if schedule.get("warmup_epochs"):
+        text += f" wu{schedule['warmup_epochs']}"
+    return text
+
+
+# Short names of the augmentation options that are on, such as `hflip.5 jit.5`.
+AUGMENT_NAMES = (("hflip", "hflip"), ("vflip", "vflip"), ("jitter", "jit"), ("invert", "inv"))
+
+
+def describe_augment(config: dict[str, Any]) -> str | None:
+    augment = config.get("augment")
+    if augment is None:
+        return None
+    parts = [f"{short}{augment[name]:g}".replace("0.", ".") for name, short in AUGMENT_NAMES if augment.get(name)]
+    if augment.get("crop_padding"):
+        parts.append(f"crop{augment['crop_padding']}")
+    return " ".join(parts) or "none"
+
+
+def _epoch_value(view: RunView, context: RowContext) -> int | None:
+    return view.epochs_done if view.is_run else None
+
+
+def _rank_value(view: RunView, context: RowContext) -> float | None:
+    rank = context.ranks.get(view.key)
+    return None if rank is None else rank[0]
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("mark", "+", lambda view, context: int(view.key in context.overlays), lambda marked: "+" if marked else " "),
+    Column("name", "run", lambda view, _: view.key, str),
+    Column("status", "status", lambda view, _: view.status, lambda value: STATUS_LABELS.get(value, value)),
+    Column("model", "model", lambda view, _: view.config.get("model"), lambda value: value or "-"),
+    Column("epoch", "epoch", _epoch_value, render=lambda view, _: _format_epoch(view)),
+    Column("schedule", "schedule", lambda view, _: describe_schedule(view.config), lambda value: value or "-"),
+    Column("augment", "augment", lambda view, _: describe_augment(view.config), lambda value: value or "-"),
+    Column("lr", "lr", lambda view, _: view.lr, lambda value: format_number(value, 3)),
+    Column("loss", "loss", lambda view, _: view.last_train_loss, format_number),
+    Column("best_loss", "best loss", lambda view, _: view.best_train_loss, format_number),
+    Column("val_loss", "val loss", lambda view, _: view.last_epoch_value("val_loss"), format_number),
+    Column("val_acc", "best acc", lambda view, _: view.best_val_acc, format_percent),
+    Column("rank", "rank@ep", _rank_value, render=lambda view, context: _format_rank(view, context)),
+    Column("speed", "img/s", lambda view, _: view.last_epoch_value("images_per_sec"), lambda value: format_number(value, 3)),
+    Column("elapsed", "elapsed", lambda view, context: view.elapsed(context.now), format_duration),
+    Column("eta", "eta", lambda view, _: view.eta, format_duration),
+    Column("gpu", "gpu", lambda view, _: view.gpu, lambda value: value or "-"),
+)
+
+COLUMN_KEYS = tuple(column.key for column in COLUMNS)
+COLUMNS_BY_KEY = {column.key: column for column in COLUMNS}
+
+
+def cell_texts(view: RunView, context: RowContext) -> dict[str, str]:
+    """Return the text of every cell of one row, by column key."""
+    texts = {}
+    for column in COLUMNS:
+        if column.render is not None:
+            texts[column.key] = column.render(view, context)
+        else:
+            texts[column.key] = column.text(column.value(view, context))
+    return texts
+
+
+def _format_epoch(view: RunView) -> str:
+    total = view.epochs_total
+    if not view.is_run:
+        return f"-/{total}" if total else "-"
+    return f"{view.epochs_done}/{total if total is not None else '?'}"
+
+
+def _format_rank(view: RunView, context: RowContext) -> str:
+    rank = context.ranks.get(view.key)
+    return f"{rank[0]}/{rank[1]}" if rank else "-"
+
+
+def is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def sort_order(views: list[RunView], column_key: str, reverse: bool, context: RowContext) -> list[str]:
+    """Return row keys sorted by one column; missing values and NaN come last either way."""
+    column = COLUMNS_BY_KEY[column_key]
+    present, missing = [], []
+    for view in views:
+        value = column.value(view, context)
+        (missing if is_missing(value) else present).append((_comparable(value), view.key))
+
+    # Ties keep the run-name order whichever way the column sorts.
+    present.sort(key=lambda item: item[1])
+    present.sort(key=lambda item: item[0], reverse=reverse)
+    missing.sort(key=lambda item: item[1])
+    return [key for _, key in present + missing]
+
+
+def _comparable(value: Any) -> tuple[int, Any]:
+    # Numbers before text, so a column that mixes them still sorts.
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (0, value)
+    return (1, str(value))

@@ -1,0 +1,99 @@
+"""The details screen of one run: resolved config, diff, checkpoints, stderr tail.
+
+The diff compares the run with another row: the first run marked for overlay,
+or else the first other row, so that marking a run with space picks what the
+diff is against.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from birdtui.runs.outcome import stderr_tail
+from birdtui.tui.model import RunView
+
+STDERR_LINES = 40
+
+
+def flatten_config(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Return a nested config as dotted keys, such as `optim.lr`."""
+    flat = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and key != "lr_by_epoch":
+            flat.update(flatten_config(value, prefix=f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def config_diff(config: dict[str, Any], other: dict[str, Any]) -> list[str]:
+    """Return one `key: this -> other` line per setting that differs, the name excluded."""
+    mine, theirs = flatten_config(config), flatten_config(other)
+    lines = []
+    for key in sorted(set(mine) | set(theirs)):
+        if key != "name" and mine.get(key) != theirs.get(key):
+            lines.append(f"{key}: {mine.get(key, '-')!r} -> {theirs.get(key, '-')!r}")
+    return lines
+
+
+def list_checkpoints(run_dir: Path) -> list[str]:
+    folder = run_dir / "checkpoints"
+    if not folder.is_dir():
+        return []
+    return [f"{path.name}  {path.stat().st_size / 1e6:.1f} MB" for path in sorted(folder.glob("*.pt"))]
+
+
+class DetailsScreen(Screen[None]):
+    """Everything about one run that does not fit in a table row."""
+
+    BINDINGS = [("escape,q,d", "app.pop_screen", "Back")]
+
+    def __init__(self, view: RunView, compare: RunView | None, runs_dir: Path) -> None:
+        super().__init__()
+        self.view = view
+        self.compare = compare
+        self.run_dir = runs_dir / view.key
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="details-body"):
+            yield Static(self._title(), classes="screen-title", markup=False)
+            yield from self._section("Config", self._config_text())
+            yield from self._section(self._diff_title(), self._diff_text())
+            if self.view.is_run:
+                yield from self._section("Checkpoints", "\n".join(list_checkpoints(self.run_dir)) or "none yet")
+                yield from self._section("stderr.log (last lines)", stderr_tail(self.run_dir, STDERR_LINES) or "empty")
+        yield Footer()
+
+    def _section(self, title: str, body: str) -> ComposeResult:
+        yield Static(title, classes="section-title", markup=False)
+        yield Static(body, classes="section", markup=False)
+
+    def _title(self) -> str:
+        view = self.view
+        title = f"{view.key}  ({view.status})"
+        if view.state.get("error"):
+            title += f"\nerror: {view.state['error']}"
+        elif view.end and view.end.get("error"):
+            title += f"\nerror: {view.end['error']}"
+        return title
+
+    def _config_text(self) -> str:
+        flat = flatten_config(self.view.config)
+        return "\n".join(f"{key} = {value!r}" for key, value in flat.items()) or "no config.json"
+
+    def _diff_title(self) -> str:
+        if self.compare is None:
+            return "Diff"
+        return f"Diff: {self.view.key} -> {self.compare.key}"
+
+    def _diff_text(self) -> str:
+        if self.compare is None:
+            return "no other run or experiment to compare with"
+        return "\n".join(config_diff(self.view.config, self.compare.config)) or "same settings"

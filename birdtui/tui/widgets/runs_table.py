@@ -1,0 +1,95 @@
+"""The results table: one row per run and per experiment not launched yet.
+
+Rows are keyed by run id (or experiment name for a pending row) and updated
+cell by cell, so a live update keeps the cursor, the scroll position and the
+sort. The sort column and direction live here; the order itself comes from
+`birdtui.tui.columns.sort_order`.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from birdtui.tui.columns import COLUMN_KEYS, COLUMNS, STATUS_STYLES, RowContext, cell_texts, sort_order
+from birdtui.tui.model import RunView
+
+
+class RunsTable(DataTable):
+    """A DataTable of `RunView`s that sorts by any column with missing values last."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self.sort_key = "name"
+        self.sort_reverse = False
+        self._texts: dict[str, dict[str, str]] = {}
+
+    def on_mount(self) -> None:
+        for column in COLUMNS:
+            self.add_column(self._header(column.key, column.label), key=column.key)
+
+    @property
+    def selected_key(self) -> str | None:
+        if self.row_count == 0:
+            return None
+        row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
+        return row_key.value
+
+    def select(self, key: str) -> None:
+        if key in self._texts:
+            self.move_cursor(row=self.get_row_index(key), animate=False)
+
+    def sync(self, views: list[RunView], context: RowContext) -> None:
+        """Add, update and remove rows so the table shows exactly `views`, then re-sort."""
+        selected = self.selected_key
+        wanted = {view.key for view in views}
+        for key in [key for key in self._texts if key not in wanted]:
+            self.remove_row(key)
+            del self._texts[key]
+
+        for view in views:
+            texts = cell_texts(view, context)
+            if view.key not in self._texts:
+                self.add_row(*self._cells(texts), key=view.key)
+            else:
+                self._update_row(view.key, texts)
+            self._texts[view.key] = texts
+
+        self._apply_sort(views, context, selected)
+
+    def set_sort(self, column_key: str, reverse: bool, views: list[RunView], context: RowContext) -> None:
+        previous = self.sort_key
+        self.sort_key, self.sort_reverse = column_key, reverse
+        self.columns[previous].label = self._header(previous, self._label(previous))
+        self.columns[column_key].label = self._header(column_key, self._label(column_key))
+        self._apply_sort(views, context, self.selected_key)
+
+    def _apply_sort(self, views: list[RunView], context: RowContext, selected: str | None) -> None:
+        order = {key: index for index, key in enumerate(sort_order(views, self.sort_key, self.sort_reverse, context))}
+        # The name column holds the row key, so the key function can look the position up.
+        self.sort("name", key=lambda name: order.get(str(name), len(order)))
+        if selected is not None:
+            self.select(selected)
+
+    def _update_row(self, key: str, texts: dict[str, str]) -> None:
+        old = self._texts[key]
+        for column_key in COLUMN_KEYS:
+            if texts[column_key] != old.get(column_key):
+                self.update_cell(key, column_key, self._cell(column_key, texts), update_width=True)
+
+    def _cells(self, texts: dict[str, str]) -> list[str | Text]:
+        return [self._cell(key, texts) for key in COLUMN_KEYS]
+
+    def _cell(self, column_key: str, texts: dict[str, str]) -> str | Text:
+        if column_key == "status":
+            status = texts["status"].split(" ", 1)[-1]
+            return Text(texts["status"], style=STATUS_STYLES.get(status, ""))
+        return texts[column_key]
+
+    def _label(self, column_key: str) -> str:
+        return next(column.label for column in COLUMNS if column.key == column_key)
+
+    def _header(self, column_key: str, label: str) -> Text:
+        if column_key != self.sort_key:
+            return Text(label)
+        return Text(label + (" ▼" if self.sort_reverse else " ▲"), style="bold")
