@@ -11,10 +11,6 @@ from birdtui.config.positions import KeyPath
 from birdtui.config.schema import SECTIONS, ExperimentConfig
 from birdtui.config.source import SourceFile
 
-# Fields that hold file paths, resolved against the experiments file's folder.
-PATH_FIELDS = ("data.root", "data.val_root", "pretrained")
-
-
 def build_config(merged: Layer, entry_path: KeyPath, source: SourceFile) -> ExperimentConfig:
     """Build one experiment from its merged layer, then resolve paths and check combinations."""
     if "name" not in merged:
@@ -22,10 +18,6 @@ def build_config(merged: Layer, entry_path: KeyPath, source: SourceFile) -> Expe
     _check_name(merged["name"][0], merged["name"][1], source)
 
     values = {dotted: value for dotted, (value, _) in merged.items()}
-    for dotted in PATH_FIELDS:
-        if values.get(dotted) is not None:
-            values[dotted] = _absolute(values[dotted], source.path.parent)
-
     top = {dotted: value for dotted, value in values.items() if "." not in dotted}
     sections = {}
     for section, cls in SECTIONS.items():
@@ -33,6 +25,7 @@ def build_config(merged: Layer, entry_path: KeyPath, source: SourceFile) -> Expe
         fields = {dotted[len(prefix):]: value for dotted, value in values.items() if dotted.startswith(prefix)}
         sections[section] = cls(**fields)
     config = ExperimentConfig(**top, **sections)
+    _resolve_paths(config, source.path.parent)
 
     _check_combinations(config, merged, entry_path, source)
     return config
@@ -44,8 +37,17 @@ def _check_name(name: str, path: KeyPath, source: SourceFile) -> None:
         raise source.error(path, f'experiment name "{name}" {problem}', f'names become folder names under runs/; use a name such as "{safe_name(name)}"')
 
 
+def _resolve_paths(config: ExperimentConfig, folder: Path) -> None:
+    # Schema defaults are relative too, so this runs on the built config.
+    # Paths are not checked for existence: the data may be generated later.
+    config.data.root = _absolute(config.data.root, folder)
+    if config.data.val_root is not None:
+        config.data.val_root = _absolute(config.data.val_root, folder)
+    if config.pretrained is not None:
+        config.pretrained = _absolute(config.pretrained, folder)
+
+
 def _absolute(value: str, folder: Path) -> str:
-    # Not checked for existence: the data may be generated after the file is written.
     return os.path.normpath(folder / os.path.expanduser(value))
 
 

@@ -35,6 +35,9 @@ SYNTAX_FIXES = {
     "Cannot overwrite a value": "each key may appear once per table; remove the repeated key or table",
     "Cannot declare": "each table may be declared once; merge the repeated [table] headers",
     "Unterminated string": "close the string with the same quote it opens with",
+    # tomllib reports a string left open at the end of its line this way.
+    "Illegal character '\\n'": 'close the string on the same line, or use """triple quotes""" for text over several lines',
+    "Illegal character": "remove the character, or put the value in quotes",
     "Expected '=' after a key": 'write key = value, with "=" between them',
     "Invalid statement": "each line must be key = value, a [table] header or a comment",
 }

@@ -93,6 +93,7 @@ class _Scanner:
         if is_array:
             count = self._array_counts.get(path, 0)
             self._array_counts[path] = count + 1
+            self._record(path, start)
             path = path + (count,)
         self._record(path, start)
         return path

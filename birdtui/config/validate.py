@@ -76,7 +76,7 @@ def all_field_names() -> list[str]:
 
 def suggest(word: str, candidates: list[str]) -> str | None:
     """Return the candidate closest to `word`, if any is close enough."""
-    matches = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
+    matches = difflib.get_close_matches(word, candidates, n=1, cutoff=0.5)
     return matches[0] if matches else None
 
 
