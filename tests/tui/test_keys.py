@@ -1,0 +1,259 @@
+"""Every key binding of the main view, driven with Pilot on hand-written runs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from textual.widgets import Static
+
+from birdtui.tui.app import BirdtuiApp
+from birdtui.tui.screens.details import DetailsScreen
+from birdtui.tui.screens.help import HelpScreen
+from birdtui.tui.screens.kill import KillScreen
+from birdtui.tui.widgets.loss_plot import LossPlot
+
+RUN_NAMES = ["r18-base", "r18-hot", "r18-oom", "r34-live", "r50-next"]
+
+
+def drive(app: BirdtuiApp, waits: Any, scenario: Callable[[Any], Awaitable[None]], size: tuple[int, int] = (160, 40)) -> None:
+    """Open the app, wait until the hand-written runs are in the table, then run `scenario(pilot)`."""
+
+    async def main() -> None:
+        async with app.run_test(size=size) as pilot:
+            await waits.until(pilot, lambda: waits.column(app, "name") == RUN_NAMES, what="the five rows")
+            await waits.until(pilot, lambda: "2/4" in waits.column(app, "epoch"), what="the live run's records")
+            await scenario(pilot)
+
+    asyncio.run(main())
+
+
+async def select_row(pilot: Any, app: BirdtuiApp, key: str) -> None:
+    table = app.query_one("#runs")
+    table.move_cursor(row=table.get_row_index(key))
+    await pilot.pause()
+
+
+def test_sort_keys_cycle_and_reverse(four_runs, make_app, waits):
+    app = make_app(*four_runs)
+
+    async def scenario(pilot):
+        await select_row(pilot, app, "r18-oom")
+        table = app.query_one("#runs")
+        while table.sort_key != "best_loss":
+            await pilot.press("s")
+
+        # Best train loss: base 0.4, live 0.7, hot 3.0 (its NaN epoch is skipped), oom 1.2; pending has none.
+        assert waits.column(app, "name") == ["r18-base", "r34-live", "r18-oom", "r18-hot", "r50-next"]
+        assert table.selected_key == "r18-oom"
+
+        await pilot.press("S")
+        assert waits.column(app, "name") == ["r18-hot", "r18-oom", "r34-live", "r18-base", "r50-next"]
+        assert table.selected_key == "r18-oom"
+        assert "best loss ▼" in str(table.columns["best_loss"].label)
+
+    drive(app, waits, scenario)
+
+
+def test_sort_by_val_loss_nan_last(four_runs, make_app, waits):
+    app = make_app(*four_runs)
+
+    async def scenario(pilot):
+        table = app.query_one("#runs")
+        while table.sort_key != "val_loss":
+            await pilot.press("s")
+        # Last val loss: base 0.5, live 0.8, oom 1.3; hot's last is NaN and pending has none.
+        ascending = waits.column(app, "name")
+        await pilot.press("S")
+        descending = waits.column(app, "name")
+
+        assert ascending[:3] == ["r18-base", "r34-live", "r18-oom"]
+        assert sorted(ascending[3:]) == ["r18-hot", "r50-next"]
+        assert descending[:3] == ["r18-oom", "r34-live", "r18-base"]
+        assert sorted(descending[3:]) == ["r18-hot", "r50-next"]
+
+    drive(app, waits, scenario)
+
+
+def test_overlay_key_marks_and_plots(four_runs, make_app, waits):
+    app = make_app(*four_runs)
+
+    async def scenario(pilot):
+        await select_row(pilot, app, "r18-base")
+        await pilot.press("space")
+        await select_row(pilot, app, "r34-live")
+        await pilot.press("o")
+        await waits.until(pilot, lambda: waits.column(app, "mark").count("+") == 2, what="two overlay marks")
+
+        plot = app.query_one(LossPlot)
+        await waits.until(pilot, lambda: plot.contents.lines_of("r18-base") != [], what="the overlay's curve")
+        assert plot.contents.lines_of("r34-live") != []
+        assert app.overlays == {"r18-base", "r34-live"}
+
+        await pilot.press("space")
+        assert app.overlays == {"r18-base"}
+
+    drive(app, waits, scenario)
+
+
+def test_plot_keys_view_axis_smoothing(four_runs, make_app, waits):
+    app = make_app(*four_runs)
+
+    async def scenario(pilot):
+        plot = app.query_one(LossPlot)
+        views = []
+        for _ in range(3):
+            await pilot.press("v")
+            views.append(plot.view)
+        assert views == ["val", "lr", "loss"]
+
+        await pilot.press("x")
+        assert plot.x_axis == "epoch"
+        await pilot.press("x")
+        assert plot.x_axis == "step"
+
+        level = plot.smoothing.level
+        await pilot.press("]")
+        assert plot.smoothing.level == level + 1
+        await pilot.press("[", "[")
+        assert plot.smoothing.level == level - 1
+
+        kind = plot.smoothing.kind
+        await pilot.press("m")
+        assert plot.smoothing.kind != kind
+
+    drive(app, waits, scenario)
+
+
+def test_details_key_shows_traceback_and_diff(four_runs, make_app, waits):
+    app = make_app(*four_runs)
+
+    async def scenario(pilot):
+        await select_row(pilot, app, "r18-base")
+        await pilot.press("space")
+        await select_row(pilot, app, "r18-oom")
+        await pilot.press("d")
+        assert isinstance(app.screen, DetailsScreen)
+
+        text = "\n".join(str(widget.render()) for widget in app.screen.query(Static))
+        assert "RuntimeError: CUDA out of memory" in text
+        assert "Traceback (most recent call last)" in text
+        assert "Diff: r18-oom -> r18-base" in text
+        assert "optim.lr = 0.01" in text
+
+        await pilot.press("escape")
+        assert not isinstance(app.screen, DetailsScreen)
+        await pilot.press("enter")
+        assert isinstance(app.screen, DetailsScreen)
+
+    drive(app, waits, scenario)
+
+
+def test_help_key_lists_every_binding(four_runs, make_app, waits):
+    app = make_app(*four_runs)
+
+    async def scenario(pilot):
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+
+        text = "\n".join(str(widget.render()) for widget in app.screen.query(Static))
+        for binding in BirdtuiApp.BINDINGS:
+            assert binding.description in text, binding.description
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+    drive(app, waits, scenario)
+
+
+def write_queued_run(runs_dir: Path, run_id: str) -> None:
+    run_dir = runs_dir / run_id
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text(json.dumps({"name": run_id, "model": "resnet18", "epochs": 4}))
+    state = {"run": run_id, "experiment": run_id, "attempt": 1, "status": "queued", "resume": False, "created": 1.0}
+    (run_dir / "state.json").write_text(json.dumps(state))
+
+
+def test_kill_needs_confirmation(four_runs, make_app, waits):
+    config_path, runs_dir = four_runs
+    # A queued run has no process yet, so killing it only rewrites its state.
+    write_queued_run(runs_dir, "r50-next")
+    app = make_app(config_path, runs_dir)
+
+    async def scenario(pilot):
+        await waits.until(pilot, lambda: "… queued" in waits.column(app, "status"), what="the queued run")
+        await select_row(pilot, app, "r50-next")
+
+        await pilot.press("k")
+        assert isinstance(app.screen, KillScreen)
+        await pilot.press("n")
+        assert not isinstance(app.screen, KillScreen)
+        assert json.loads((runs_dir / "r50-next" / "state.json").read_text())["status"] == "queued"
+
+        await pilot.press("k", "y")
+        await waits.until(pilot, lambda: "■ killed" in waits.column(app, "status"), what="the killed status")
+        assert json.loads((runs_dir / "r50-next" / "state.json").read_text())["status"] == "killed"
+
+    drive(app, waits, scenario)
+
+
+def test_kill_of_ended_run_is_rejected(four_runs, make_app, waits):
+    app = make_app(*four_runs)
+
+    async def scenario(pilot):
+        await select_row(pilot, app, "r18-base")
+        await pilot.press("k")
+        assert not isinstance(app.screen, KillScreen)
+        assert any("can be killed" in notification.message for notification in app._notifications)
+
+    drive(app, waits, scenario)
+
+
+def test_resume_of_finished_run_notifies_error(four_runs, make_app, waits):
+    app = make_app(*four_runs)
+
+    async def scenario(pilot):
+        await select_row(pilot, app, "r18-base")
+        await pilot.press("r")
+        await waits.until(
+            pilot,
+            lambda: any(n.severity == "error" and "r18-base" in n.message for n in app._notifications),
+            what="the resume error",
+        )
+
+    drive(app, waits, scenario)
+
+
+def test_invalid_experiments_file_shows_error(four_runs, make_app, waits):
+    config_path, runs_dir = four_runs
+    app = make_app(config_path, runs_dir)
+
+    async def scenario(pilot):
+        config_path.write_text(config_path.read_text() + "\n[[experiments]]\nname = \"r18-typo\"\nmodle = \"resnet18\"\n")
+        panel = app.query_one("#config-error")
+        await waits.until(pilot, lambda: panel.has_class("-visible"), what="the error panel")
+        assert "modle" in str(panel.render())
+        # The table keeps the last valid experiments.
+        assert "r50-next" in waits.column(app, "name")
+
+        config_path.write_text(config_path.read_text().replace("modle", "model"))
+        await waits.until(pilot, lambda: "r18-typo" in waits.column(app, "name"), what="the new experiment")
+        assert not panel.has_class("-visible")
+
+    drive(app, waits, scenario)
+
+
+def test_quit_says_runs_continue(four_runs, make_app, waits, capfd):
+    app = make_app(*four_runs)
+
+    async def scenario(pilot):
+        await pilot.press("q")
+
+    drive(app, waits, scenario)
+    # Textual prints the exit message to stderr once the app has left the screen.
+    output = capfd.readouterr().err.replace("\n", " ")
+    assert app.return_code == 0
+    assert "keep running in the background" in output
+    assert "r34-live" in output
