@@ -35,6 +35,8 @@ class LrChange:
     old: float
     new: float
     reason: str
+    # Epochs done when the new LR is first used; None in logs that lack it.
+    epoch_progress: float | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,8 @@ class RunSeries:
         self._steps = _StepColumns()
         self._epochs: dict[int, EpochPoint] = {}
         self.lr_changes: list[LrChange] = []
+        # len(lr_changes) when each epoch's checkpoint record arrived, by epoch.
+        self._lr_change_count_at_checkpoint: dict[int, int] = {}
         self.non_finite: list[NonFinitePoint] = []
         # Piecewise-schedule LR changes still to come, as (epoch, new LR).
         self.planned_lr_drops: list[tuple[int, float]] = []
@@ -159,8 +163,11 @@ class RunSeries:
                 new_lr_changes = [change for change in new_lr_changes if change in self.lr_changes]
             elif kind == "end":
                 self._end(record)
+            elif kind == "checkpoint" and isinstance(record.get("epoch"), int):
+                self._lr_change_count_at_checkpoint[record["epoch"]] = len(self.lr_changes)
+                continue
             else:
-                # Checkpoint records and unknown types carry nothing to plot.
+                # Unknown record types carry nothing to plot.
                 continue
             changed = True
 
@@ -207,12 +214,14 @@ class RunSeries:
                 self._mark_non_finite(name, value, epoch, point.step, float(epoch + 1))
 
     def _add_lr_change(self, record: dict[str, Any]) -> LrChange:
+        progress = _number(record, "epoch_progress")
         change = LrChange(
             epoch=_integer(record, "epoch") or 0,
             step=_integer(record, "step"),
             old=_number(record, "old"),
             new=_number(record, "new"),
             reason=str(record.get("reason", "unknown")),
+            epoch_progress=progress if math.isfinite(progress) else None,
         )
         self.lr_changes.append(change)
         self.planned_lr_drops = [drop for drop in self.planned_lr_drops if drop[0] > change.epoch]
@@ -222,6 +231,7 @@ class RunSeries:
         resumed_from = record.get("resumed_from")
         if isinstance(resumed_from, dict) and isinstance(resumed_from.get("epoch"), int):
             self._drop_from_epoch(resumed_from["epoch"])
+            self._drop_lr_changes_from_epoch(resumed_from["epoch"])
 
         self.started = True
         self.end_status = None
@@ -248,8 +258,25 @@ class RunSeries:
         self._steps.truncate(keep)
 
         self._epochs = {number: point for number, point in self._epochs.items() if number < epoch}
-        self.lr_changes = [change for change in self.lr_changes if change.epoch < epoch]
         self.non_finite = [point for point in self.non_finite if point.epoch < epoch]
+
+    def _drop_lr_changes_from_epoch(self, epoch: int) -> None:
+        """Keep the LR changes the resumed checkpoint already contains.
+
+        A plateau drop decided at the end of epoch k - 1 is logged with epoch k,
+        the first epoch that uses it, but before epoch k - 1's checkpoint, so the
+        resumed run starts with it and does not log it again. The count of
+        changes at that checkpoint record is therefore the cut; logs without
+        the checkpoint record fall back to the epoch field.
+        """
+        count = self._lr_change_count_at_checkpoint.get(epoch - 1)
+        if count is None:
+            self.lr_changes = [change for change in self.lr_changes if change.epoch < epoch]
+        else:
+            del self.lr_changes[count:]
+        self._lr_change_count_at_checkpoint = {
+            number: count for number, count in self._lr_change_count_at_checkpoint.items() if number < epoch
+        }
 
     def _mark_non_finite(self, name: str, value: float, epoch: float, step: int | None, progress: float) -> None:
         epoch_number = int(epoch) if math.isfinite(epoch) else 0
@@ -318,6 +345,8 @@ class RunSeries:
             if change.step is not None:
                 return float(change.step)
             return float(change.epoch * self.steps_per_epoch) if self.steps_per_epoch else math.nan
+        if change.epoch_progress is not None:
+            return change.epoch_progress
         if change.step is not None and self.steps_per_epoch:
             return change.step / self.steps_per_epoch
         return float(change.epoch)

@@ -1,0 +1,282 @@
+"""LossPlot: the views, markers, axis and smoothing controls, and the replot timer."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from textual.app import App, ComposeResult
+from textual.pilot import Pilot
+
+from birdtui.metrics.series import RunSeries
+from birdtui.tui.widgets.loss_plot import LossPlot
+from birdtui.tui.widgets.plot_views import RUN_MARKERS
+
+STEPS_PER_EPOCH = 10
+
+
+class PlotApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield LossPlot(id="plot")
+
+
+def run_with_plot(check: Callable[[Pilot[None], LossPlot], Awaitable[None]], size: tuple[int, int] = (120, 36)) -> None:
+    async def main() -> None:
+        app = PlotApp()
+        async with app.run_test(size=size) as pilot:
+            await check(pilot, app.query_one(LossPlot))
+
+    asyncio.run(main())
+
+
+async def wait_until(pilot: Pilot[None], condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met before the deadline"
+        await pilot.pause(0.05)
+
+
+def records(run: str, steps: int = 30, drop_at_epoch: int = 2, nan_step: int | None = None) -> list[dict[str, Any]]:
+    """A piecewise run: LR 0.1, then 0.01 from `drop_at_epoch`, and a planned drop to 0.001 at epoch 3."""
+    result: list[dict[str, Any]] = [
+        {"type": "start", "run": run, "epochs": 4, "steps_per_epoch": STEPS_PER_EPOCH,
+         "planned_lr_drops": [[drop_at_epoch, 0.01], [3, 0.001]], "resumed_from": None},
+    ]
+    lr = 0.1
+    for step in range(1, steps + 1):
+        epoch = (step - 1) // STEPS_PER_EPOCH
+        if step == drop_at_epoch * STEPS_PER_EPOCH + 1:
+            result.append({"type": "lr", "epoch": epoch, "step": step - 1, "epoch_progress": float(epoch),
+                           "old": 0.1, "new": 0.01, "reason": "schedule"})
+            lr = 0.01
+        loss = math.nan if step == nan_step else 2.0 / (1.0 + 0.1 * step)
+        result.append({"type": "step", "epoch": epoch, "step": step, "epoch_progress": step / STEPS_PER_EPOCH,
+                       "loss": loss, "lr": lr})
+        if step % STEPS_PER_EPOCH == 0:
+            result.append({"type": "epoch", "epoch": epoch, "step": step, "train_loss": 1.0 - 0.1 * epoch,
+                           "train_acc": 0.5, "val_loss": 1.2 - 0.1 * epoch, "val_acc": 0.4 + 0.1 * epoch, "lr": lr})
+    return result
+
+
+def series_of(run: str, **options: Any) -> RunSeries:
+    series = RunSeries(run)
+    series.update(records(run, **options))
+    return series
+
+
+def test_no_run_shows_empty_message() -> None:
+    async def check(pilot: Pilot[None], plot: LossPlot) -> None:
+        assert plot.contents.empty_message is not None
+        assert "No run selected" in str(plot.render())
+
+    run_with_plot(check)
+
+
+def test_run_without_steps_shows_empty_message() -> None:
+    async def check(pilot: Pilot[None], plot: LossPlot) -> None:
+        waiting = RunSeries("r18-new")
+        waiting.update([{"type": "start", "run": "r18-new", "steps_per_epoch": 5}])
+
+        plot.set_runs(waiting, [])
+
+        assert plot.contents.lines == []
+        assert "r18-new: no training steps logged yet" in str(plot.render())
+        plot.next_view()
+        assert "no validation results yet" in str(plot.render())
+
+    run_with_plot(check)
+
+
+def test_loss_view_lines_and_markers() -> None:
+    async def check(pilot: Pilot[None], plot: LossPlot) -> None:
+        plot.set_runs(series_of("r18"), [])
+
+        labels = [line.label for line in plot.contents.lines]
+        assert labels == ["r18 loss", "r18 EMA 0.1"]
+        raw = plot.contents.lines[0]
+        assert raw.xs == tuple(float(step) for step in range(1, 31))
+        assert raw.ys[0] == pytest.approx(2.0 / 1.1)
+
+        drops = plot.contents.markers_of("r18", "lr")
+        assert [(marker.x, marker.label) for marker in drops] == [(20.0, "LR 0.01")]
+        planned = plot.contents.markers_of("r18", "planned")
+        assert [(marker.x, marker.label) for marker in planned] == [(30.0, "planned LR 0.001")]
+
+        text = plot.render().plain
+        assert "LR 0.01" in text
+        assert "planned LR 0.001" in text
+        assert "r18 EMA 0.1" in text
+
+    run_with_plot(check)
+
+
+def test_overlays_have_own_colour_and_marker() -> None:
+    async def check(pilot: Pilot[None], plot: LossPlot) -> None:
+        selected, other = series_of("r18"), series_of("r34", drop_at_epoch=1)
+
+        plot.set_runs(selected, [other, selected])
+
+        smoothed = [line for line in plot.contents.lines if "EMA" in line.label]
+        assert [line.run for line in smoothed] == ["r18", "r34"]
+        assert smoothed[0].color != smoothed[1].color
+        assert smoothed[0].marker != smoothed[1].marker
+        assert {marker.label for marker in plot.contents.markers_of("r34", "lr")} == {"r34: LR 0.01"}
+        assert plot.contents.markers_of("r34", "lr")[0].x == 10.0
+        assert plot.contents.title.startswith("r18, r34:")
+
+    run_with_plot(check)
+
+
+def test_epoch_axis_moves_points_and_markers() -> None:
+    async def check(pilot: Pilot[None], plot: LossPlot) -> None:
+        plot.set_runs(series_of("r18"), [])
+
+        assert plot.toggle_x_axis() == "epoch"
+
+        raw = plot.contents.lines[0]
+        assert raw.xs[:2] == (0.1, 0.2)
+        assert raw.xs[-1] == 3.0
+        assert [marker.x for marker in plot.contents.markers_of("r18", "lr")] == [2.0]
+        assert [marker.x for marker in plot.contents.markers_of("r18", "planned")] == [3.0]
+        assert plot.toggle_x_axis() == "step"
+
+    run_with_plot(check)
+
+
+def test_views_cycle_and_render_twice() -> None:
+    async def check(pilot: Pilot[None], plot: LossPlot) -> None:
+        plot.set_runs(series_of("r18"), [])
+
+        assert plot.next_view() == "val"
+        labels = [line.label for line in plot.contents.lines]
+        assert labels == ["r18 val loss", "r18 train loss", "r18 val acc"]
+        val_loss = plot.contents.lines[0]
+        assert val_loss.xs == (10.0, 20.0, 30.0)
+        assert val_loss.ys == pytest.approx((1.2, 1.1, 1.0))
+        assert plot.contents.lines[2].yside == "right"
+
+        assert plot.next_view() == "lr"
+        lr_line = plot.contents.lines[0]
+        assert set(lr_line.ys) == {0.1, 0.01}
+        assert plot.contents.log_y
+        # plotext 5.3 rescales stored data in place; a second build must still work.
+        first = plot.render().plain
+        second = plot.render().plain
+        assert "LR 0.01" in first
+        assert first == second
+
+        assert plot.next_view() == "loss"
+
+    run_with_plot(check)
+
+
+def test_invalid_view_rejected() -> None:
+    async def check(pilot: Pilot[None], plot: LossPlot) -> None:
+        with pytest.raises(ValueError, match="plot view must be one of loss, val, lr"):
+            plot.view = "accuracy"
+        with pytest.raises(ValueError, match="x axis"):
+            plot.x_axis = "time"
+
+    run_with_plot(check)
+
+
+def test_smoothing_controls() -> None:
+    async def check(pilot: Pilot[None], plot: LossPlot) -> None:
+        plot.set_runs(series_of("r18"), [])
+        assert plot.smoothing.label == "EMA 0.1"
+
+        assert plot.change_smoothing(+1).label == "EMA 0.05"
+        assert plot.contents.lines[1].label == "r18 EMA 0.05"
+        for _ in range(20):
+            plot.change_smoothing(+1)
+        assert plot.smoothing.label == "EMA 0.01"
+        for _ in range(20):
+            plot.change_smoothing(-1)
+        assert plot.smoothing.label == "EMA 0.5"
+
+        assert plot.cycle_smoothing_kind().kind == "none"
+        assert [line.label for line in plot.contents.lines] == ["r18 loss"]
+        assert plot.cycle_smoothing_kind().label == "MA 5"
+        smoothed = plot.contents.lines[1]
+        raw = plot.contents.lines[0]
+        assert smoothed.ys[1] == pytest.approx((raw.ys[0] + raw.ys[1]) / 2)
+        assert plot.cycle_smoothing_kind().kind == "ema"
+
+    run_with_plot(check)
+
+
+def test_long_series_reduced_to_width() -> None:
+    async def check(pilot: Pilot[None], plot: LossPlot) -> None:
+        series = RunSeries("long")
+        steps = [{"type": "step", "epoch": 0, "step": n, "epoch_progress": n / 100_000, "loss": 1.0} for n in range(1, 100_001)]
+        steps[70_000]["loss"] = 25.0
+        series.update([{"type": "start", "run": "long", "steps_per_epoch": 100_000}, *steps])
+
+        plot.set_runs(series, [])
+
+        raw = plot.contents.lines[0]
+        assert len(raw.xs) <= 2 * plot.size.width
+        assert 25.0 in raw.ys
+        assert raw.xs[raw.ys.index(25.0)] == 70_001.0
+
+    run_with_plot(check)
+
+
+def test_diverged_run_titled_and_marked() -> None:
+    async def check(pilot: Pilot[None], plot: LossPlot) -> None:
+        plot.set_runs(series_of("r18", nan_step=25), [])
+
+        assert "r18 DIVERGED at step 25 (epoch 2)" in plot.contents.title
+        marker = plot.contents.markers_of("r18", "non-finite")[0]
+        assert marker.x == 25.0
+        assert marker.label == "loss nan"
+        raw = plot.contents.lines[0]
+        assert 25.0 not in raw.xs
+        assert 26.0 in raw.xs
+        assert "DIVERGED" in plot.render().plain
+
+    run_with_plot(check)
+
+
+def test_timer_replots_only_on_change() -> None:
+    async def check(pilot: Pilot[None], plot: LossPlot) -> None:
+        series = RunSeries("r18")
+        all_records = records("r18")
+        series.update(all_records[:5])
+        plot.set_runs(series, [])
+        drawn = plot.contents
+        assert len(drawn.lines[0].xs) == 4
+
+        # Nothing changed: the timer keeps the drawn contents.
+        await pilot.pause(plot.REPLOT_SECONDS * 1.5)
+        assert plot.contents is drawn
+
+        series.update(all_records[5:])
+        await wait_until(pilot, lambda: plot.contents is not drawn)
+        assert len(plot.contents.lines[0].xs) == 30
+
+        refreshed = plot.contents
+        plot.data_changed()
+        await wait_until(pilot, lambda: plot.contents is not refreshed)
+
+    run_with_plot(check)
+
+
+def test_no_color_labels_tell_markers_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+
+    async def check(pilot: Pilot[None], plot: LossPlot) -> None:
+        plot.set_runs(series_of("r18"), [series_of("r34", drop_at_epoch=1)])
+
+        text = plot.render().plain
+        assert "r18: LR 0.01" in text
+        assert "r18: planned LR 0.001" in text
+        assert "r34: LR 0.01" in text
+        markers = {line.marker for line in plot.contents.lines if "EMA" in line.label}
+        assert markers == set(RUN_MARKERS[:2])
+
+    run_with_plot(check, size=(160, 40))
