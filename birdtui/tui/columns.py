@@ -130,23 +130,24 @@ def _rank_value(view: RunView, context: RowContext) -> float | None:
     return None if rank is None else rank[0]
 
 
+# The columns that matter while runs train come first, so they fit in 80 columns.
 COLUMNS: tuple[Column, ...] = (
     Column("mark", "+", lambda view, context: int(view.key in context.overlays), lambda marked: "+" if marked else " "),
     Column("name", "run", lambda view, _: view.key, str),
     Column("status", "status", lambda view, _: view.status, lambda value: STATUS_LABELS.get(value, value)),
-    Column("model", "model", lambda view, _: view.config.get("model"), lambda value: value or "-"),
     Column("epoch", "epoch", _epoch_value, render=lambda view, _: _format_epoch(view)),
-    Column("schedule", "schedule", lambda view, _: describe_schedule(view.config), lambda value: value or "-"),
-    Column("augment", "augment", lambda view, _: describe_augment(view.config), lambda value: value or "-"),
-    Column("lr", "lr", lambda view, _: view.lr, lambda value: format_number(value, 3)),
     Column("loss", "loss", lambda view, _: view.last_train_loss, format_number),
     Column("best_loss", "best loss", lambda view, _: view.best_train_loss, format_number),
     Column("val_loss", "val loss", lambda view, _: view.last_epoch_value("val_loss"), format_number),
     Column("val_acc", "best acc", lambda view, _: view.best_val_acc, format_percent),
     Column("rank", "rank@ep", _rank_value, render=lambda view, context: _format_rank(view, context)),
-    Column("speed", "img/s", lambda view, _: view.last_epoch_value("images_per_sec"), lambda value: format_number(value, 3)),
-    Column("elapsed", "elapsed", lambda view, context: view.elapsed(context.now), format_duration),
+    Column("lr", "lr", lambda view, _: view.lr, lambda value: format_number(value, 3)),
     Column("eta", "eta", lambda view, _: view.eta, format_duration),
+    Column("elapsed", "elapsed", lambda view, context: view.elapsed(context.now), format_duration),
+    Column("speed", "img/s", lambda view, _: view.last_epoch_value("images_per_sec"), lambda value: format_number(value, 3)),
+    Column("model", "model", lambda view, _: view.config.get("model"), lambda value: value or "-"),
+    Column("schedule", "schedule", lambda view, _: describe_schedule(view.config), lambda value: value or "-"),
+    Column("augment", "augment", lambda view, _: describe_augment(view.config), lambda value: value or "-"),
     Column("gpu", "gpu", lambda view, _: view.gpu, lambda value: value or "-"),
 )
 

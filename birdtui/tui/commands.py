@@ -7,16 +7,24 @@ notification; the watcher shows the effect on the runs folder at its next poll.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from birdtui import runs
 from birdtui.config.schema import ExperimentConfig
 from birdtui.errors import BirdtuiError, ConfigError
+from birdtui.export.columns import choose_columns
+from birdtui.export.markdown import render_markdown
+from birdtui.export.rows import collect_rows
 
 if TYPE_CHECKING:
     from birdtui.tui.app import BirdtuiApp
+
+RESULTS_FILE = "results.md"
 
 # Seconds that kill waits after SIGTERM before it sends SIGKILL.
 KILL_GRACE_SECONDS = 10.0
@@ -81,16 +89,31 @@ def _resume(app: BirdtuiApp, run_id: str) -> None:
 
 
 def export_results(app: BirdtuiApp) -> None:
-    _run_in_thread(app, "export", _export)
+    _run_in_thread(app, "export", _export, [config.name for config in app.experiments])
 
 
-def _export(app: BirdtuiApp) -> None:
-    from birdtui import export  # TODO(U1): move to the top once birdtui.export lands
-
-    target = app.config_path.parent / "results.md"
+def _export(app: BirdtuiApp, names: list[str]) -> None:
+    target = app.config_path.parent / RESULTS_FILE
     try:
-        markdown = export.write_results(app.config_path, app.runs_dir, target)
+        rows = collect_rows(app.runs_dir, experiment_order=names)
+        markdown = render_markdown(rows, choose_columns(rows))
+        write_text_atomic(target, markdown)
     except BirdtuiError as error:
         app.call_from_thread(app.notify_error, error)
         return
+    except OSError as error:
+        app.call_from_thread(app.notify, f"Cannot write {target}: {error.strerror}; check the folder's permissions", title="Export failed", severity="error")
+        return
     app.call_from_thread(app.show_export, target, markdown)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write through a temp file in the same folder, so an old results.md is never left half-written."""
+    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.replace(temp_name, path)
+    except BaseException:
+        os.unlink(temp_name)
+        raise

@@ -12,6 +12,7 @@ from textual.widgets import Static
 
 from birdtui.tui.app import BirdtuiApp
 from birdtui.tui.screens.details import DetailsScreen
+from birdtui.tui.screens.export import ExportScreen
 from birdtui.tui.screens.help import HelpScreen
 from birdtui.tui.screens.kill import KillScreen
 from birdtui.tui.widgets.loss_plot import LossPlot
@@ -257,3 +258,24 @@ def test_quit_says_runs_continue(four_runs, make_app, waits, capfd):
     assert app.return_code == 0
     assert "keep running in the background" in output
     assert "r34-live" in output
+
+
+def test_export_key_writes_results(four_runs, make_app, waits):
+    config_path, runs_dir = four_runs
+    app = make_app(config_path, runs_dir)
+
+    async def scenario(pilot):
+        await pilot.press("e")
+        results = config_path.parent / "results.md"
+        await waits.until(pilot, lambda: isinstance(app.screen, ExportScreen), what="the export screen")
+
+        text = results.read_text()
+        for run_id in ["r18-base", "r34-live", "r18-oom", "r18-hot"]:
+            assert run_id in text
+        assert text.startswith("|")
+        assert any(str(results) in notification.message for notification in app._notifications)
+
+        await pilot.press("escape")
+        assert not isinstance(app.screen, ExportScreen)
+
+    drive(app, waits, scenario)

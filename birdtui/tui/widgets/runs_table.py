@@ -19,7 +19,8 @@ class RunsTable(DataTable):
     """A DataTable of `RunView`s that sorts by any column with missing values last."""
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        # The overlay mark and the run name stay in view when the table scrolls sideways.
+        super().__init__(cursor_type="row", zebra_stripes=True, fixed_columns=2, **kwargs)
         self.sort_key = "name"
         self.sort_reverse = False
         self._texts: dict[str, dict[str, str]] = {}
