@@ -62,10 +62,11 @@ class Column:
 
 
 def make_row(run: str, config: Mapping[str, Any] | None, summary: Any, plot: str | None = None) -> Row:
-    """Build an export row from a run id, its config dict and a summary object or dict."""
-    if dataclasses.is_dataclass(summary):
-        summary = dataclasses.asdict(summary)
-    values = {name: (summary or {}).get(name) for name in SUMMARY_FIELDS}
+    """Build an export row from a run id, its config dict and a summary (a RunSummary, a dict or None)."""
+    if isinstance(summary, Mapping):
+        values = {name: summary.get(name) for name in SUMMARY_FIELDS}
+    else:
+        values = {name: getattr(summary, name, None) for name in SUMMARY_FIELDS}
     row: Row = {"run": run, "config": dict(config) if config else None, "summary": values}
     if plot is not None:
         row["plot"] = plot

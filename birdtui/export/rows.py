@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import math
-import time
 from pathlib import Path
 from typing import Any
 
 from birdtui.errors import RunError
-from birdtui.export.columns import Row, make_row
+from birdtui.export.columns import SUMMARY_FIELDS, Row, make_row
 from birdtui.metrics import read_records
 from birdtui.metrics.series import RunSeries
 from birdtui.runs.store import RunInfo, RunStore
+from birdtui.runs.summary import summarize_run
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
@@ -55,52 +54,28 @@ def read_series(run_dir: Path) -> RunSeries:
 
 def summarize(info: RunInfo) -> dict[str, Any]:
     """Reduce a run's state and metrics log to the values the results table shows."""
-    records = read_records(info.path / METRICS_FILE)
-    epochs, start = fold_epochs(records)
-    last = epochs[-1] if epochs else {}
-    train_losses = _finite(point.get("train_loss") for point in epochs)
-    val_accs = _finite(point.get("val_acc") for point in epochs)
+    summary = summarize_run(info.path)
+    values = {name: getattr(summary, name, None) for name in SUMMARY_FIELDS}
+    # The store has settled vanished runs as lost, which the log cannot know.
+    values["status"] = info.status if info.status != "running" else summary.status or info.status
 
-    state = info.state
-    ended = state.ended if state.ended is not None else time.time()
-    return {
-        "status": info.status,
-        "epoch": len(epochs),
-        "epochs": (start or {}).get("epochs"),
-        "last_train_loss": last.get("train_loss"),
-        "best_train_loss": min(train_losses) if train_losses else None,
-        "last_val_loss": last.get("val_loss"),
-        "best_val_acc": max(val_accs) if val_accs else None,
-        "lr": _last_lr(records),
-        "images_per_sec": last.get("images_per_sec"),
-        "elapsed": ended - state.started if state.started is not None else None,
-    }
+    # RunSummary's last_train_loss is the last step's loss, which is noisy; a
+    # results table compares the final epoch's mean training loss instead.
+    epochs = final_epoch_records(read_records(info.path / METRICS_FILE))
+    values["last_train_loss"] = epochs[-1].get("train_loss") if epochs else None
+    return values
 
 
-def fold_epochs(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """Return the epoch records, one per epoch after resumes, and the last start record."""
+def final_epoch_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return the epoch records in epoch order, keeping only the replayed ones after a resume."""
     by_epoch: dict[int, dict[str, Any]] = {}
-    start = None
     for record in records:
         kind = record.get("type")
         if kind == "start":
-            start = record
             resumed = record.get("resumed_from") or {}
             # A resumed run replays from this epoch, so its earlier records of it are void.
             if isinstance(resumed.get("epoch"), int):
                 by_epoch = {epoch: point for epoch, point in by_epoch.items() if epoch < resumed["epoch"]}
         elif kind == "epoch" and isinstance(record.get("epoch"), int):
             by_epoch[record["epoch"]] = record
-    return [by_epoch[epoch] for epoch in sorted(by_epoch)], start
-
-
-def _finite(values) -> list[float]:
-    return [value for value in values if isinstance(value, (int, float)) and math.isfinite(value)]
-
-
-def _last_lr(records: list[dict[str, Any]]) -> float | None:
-    for record in reversed(records):
-        value = record.get("new") if record.get("type") == "lr" else record.get("lr")
-        if isinstance(value, (int, float)) and record.get("type") in ("step", "epoch", "lr", "start"):
-            return float(value)
-    return None
+    return [by_epoch[epoch] for epoch in sorted(by_epoch)]
