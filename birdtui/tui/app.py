@@ -49,24 +49,25 @@ class BirdtuiApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "birdtui"
 
+    # The tooltip is the longer text that the help screen lists.
     BINDINGS = [
-        Binding("l", "launch", "Launch"),
-        Binding("a", "launch_all", "Launch all"),
-        Binding("k", "kill", "Kill"),
-        Binding("r", "resume", "Resume"),
-        Binding("space", "toggle_overlay", "Overlay"),
+        Binding("l", "launch", "Launch", tooltip="Launch the selected experiment (a new attempt if it ran before)"),
+        Binding("a", "launch_all", "Launch all", tooltip="Launch every experiment that has no run yet"),
+        Binding("k", "kill", "Kill", tooltip="Kill the selected run, after a y to confirm"),
+        Binding("r", "resume", "Resume", tooltip="Resume the selected failed, killed or lost run from its last checkpoint"),
+        Binding("space", "toggle_overlay", "Overlay", tooltip="Mark or unmark the selected run as an overlay on the plot"),
         Binding("o", "toggle_overlay", "Overlay", show=False),
-        Binding("s", "cycle_sort", "Sort"),
-        Binding("S", "reverse_sort", "Reverse sort", show=False),
-        Binding("v", "plot_view", "View"),
-        Binding("x", "x_axis", "Step/epoch", show=False),
-        Binding("[", "smoothing(-1)", "Less smoothing", show=False),
-        Binding("]", "smoothing(1)", "More smoothing", show=False),
-        Binding("m", "smoothing_kind", "Smoothing kind (none, MA, EMA)", show=False),
-        Binding("d", "details", "Details"),
-        Binding("e", "export", "Export"),
-        Binding("question_mark", "help", "Help"),
-        Binding("q", "quit", "Quit"),
+        Binding("s", "cycle_sort", "Sort", tooltip="Sort the table by the next column"),
+        Binding("S", "reverse_sort", "Reverse sort", show=False, tooltip="Reverse the sort direction"),
+        Binding("v", "plot_view", "View", tooltip="Switch the plot: train loss, validation, learning rate"),
+        Binding("x", "x_axis", "Step/epoch", show=False, tooltip="Plot against optimizer steps or epochs"),
+        Binding("[", "smoothing(-1)", "Less smoothing", show=False, tooltip="Smooth the train loss less"),
+        Binding("]", "smoothing(1)", "More smoothing", show=False, tooltip="Smooth the train loss more"),
+        Binding("m", "smoothing_kind", "Smoothing kind", show=False, tooltip="Switch smoothing: none, moving average, EMA"),
+        Binding("d", "details", "Details", tooltip="Config, diff, checkpoints and stderr of the selected run"),
+        Binding("e", "export", "Export", tooltip="Write results.md beside the experiments file"),
+        Binding("question_mark", "help", "Help", tooltip="Show this list of keys"),
+        Binding("q", "quit", "Quit", tooltip="Quit; runs keep going in the background"),
     ]
 
     def __init__(

@@ -7,19 +7,15 @@ notification; the watcher shows the effect on the runs folder at its next poll.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from birdtui import runs
 from birdtui.config.schema import ExperimentConfig
 from birdtui.errors import BirdtuiError, ConfigError
-from birdtui.export.columns import choose_columns
-from birdtui.export.markdown import render_markdown
-from birdtui.export.rows import collect_rows
+from birdtui.export import choose_columns, collect_rows, render_markdown
+from birdtui.export.command import write_text_atomic
 
 if TYPE_CHECKING:
     from birdtui.tui.app import BirdtuiApp
@@ -105,15 +101,3 @@ def _export(app: BirdtuiApp, names: list[str]) -> None:
         app.call_from_thread(app.notify, f"Cannot write {target}: {error.strerror}; check the folder's permissions", title="Export failed", severity="error")
         return
     app.call_from_thread(app.show_export, target, markdown)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write through a temp file in the same folder, so an old results.md is never left half-written."""
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.replace(temp_name, path)
-    except BaseException:
-        os.unlink(temp_name)
-        raise

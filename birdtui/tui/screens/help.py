@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -12,7 +13,7 @@ from textual.widgets import Static
 KEY_NAMES = {"question_mark": "?", "space": "space", "enter": "enter", "escape": "escape"}
 
 # Bindings of the table itself, listed too so that the help is complete.
-TABLE_KEYS = (("up/down", "Select a run"), ("enter", "Details of the selected run"), ("left/right", "Scroll the table"))
+TABLE_KEYS = (("up / down", "Select a run"), ("enter", "Details of the selected run"), ("left / right", "Scroll the table sideways"))
 
 
 def describe_bindings(bindings: list[Binding]) -> list[tuple[str, str]]:
@@ -22,7 +23,7 @@ def describe_bindings(bindings: list[Binding]) -> list[tuple[str, str]]:
     for binding in bindings:
         keys = rows.setdefault(binding.action, [])
         keys.extend(KEY_NAMES.get(key, key) for key in binding.key.split(","))
-        descriptions.setdefault(binding.action, binding.description)
+        descriptions.setdefault(binding.action, binding.tooltip or binding.description)
     return [(" / ".join(keys), descriptions[action]) for action, keys in rows.items()] + list(TABLE_KEYS)
 
 
@@ -36,8 +37,12 @@ class HelpScreen(ModalScreen[None]):
         self.bindings = bindings
 
     def compose(self) -> ComposeResult:
-        lines = [f"{key:>10}  {description}" for key, description in describe_bindings(self.bindings)]
+        table = Table(box=None, show_header=False, padding=(0, 1), expand=True)
+        table.add_column("key", justify="right", style="bold", no_wrap=True)
+        table.add_column("action", ratio=1)
+        for key, description in describe_bindings(self.bindings):
+            table.add_row(key, description)
         with VerticalScroll(id="help-body"):
             yield Static("Keys", classes="screen-title")
-            yield Static("\n".join(lines), markup=False)
+            yield Static(table, id="help-keys")
             yield Static("Runs keep going when birdtui quits. escape closes this help.", classes="hint")
