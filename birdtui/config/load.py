@@ -2,9 +2,9 @@
 
 The file has a `[defaults]` table, `[[experiments]]` entries that override the
 defaults, and `[[sweeps]]` entries whose grid expands into one experiment per
-combination. Every value is validated here, once, so that the rest of birdtui
-can trust a loaded config; all problems are raised as `ConfigError` with the
-file, line, key path and a fix. The file is only parsed as TOML, never run.
+combination. Every value is validated here, once, so the rest of birdtui can
+trust a loaded config. Each problem is raised as a `ConfigError` with the file,
+line, key path and a fix. The file is only parsed as TOML, never run.
 """
 
 from __future__ import annotations

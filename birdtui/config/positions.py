@@ -2,8 +2,8 @@
 
 `tomllib` returns plain dicts with no line numbers, so error messages would
 only name a key path. This module scans the source text once more and records
-where each key, table header and array element starts, so an error can say
-`experiments.toml:14:1`. The scanner assumes the text already parsed with
+where each key, table header and array element starts, so an error message
+can point at `experiments.toml:14:1`. The scanner assumes the text already parsed with
 `tomllib`; on text it does not follow it stops early and returns what it found.
 """
 

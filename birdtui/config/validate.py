@@ -23,7 +23,7 @@ from birdtui.config.source import SourceFile
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """What the loader needs to know about one schema field."""
+    """The type, default and validation rules of one schema field."""
 
     name: str
     kind: str  # "bool", "int", "float", "str" or "epoch_table"
@@ -107,7 +107,10 @@ def show(value: Any) -> str:
         return "nan"
     if isinstance(value, float) and math.isinf(value):
         return "inf" if value > 0 else "-inf"
-    return repr(value) if not isinstance(value, (dict, list)) else str(value)
+    if isinstance(value, (int, float)):
+        return repr(value)
+    # Tables, arrays, dates and times.
+    return str(value)
 
 
 def check_value(spec: FieldSpec, value: Any, source: SourceFile, path: KeyPath) -> Any:

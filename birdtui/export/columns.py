@@ -1,10 +1,13 @@
 """The columns of the exported results table, and which of them to show.
 
-A row is a dict with the keys `run` (the run id), `config` (the dict that
-`birdtui.config.to_dict` returns, as in a run's config.json, or None),
-`summary` (a dict with the fields of `SUMMARY_FIELDS` below;
-absent ones are missing values) and optionally `plot` (a link to a PNG).
-`make_row` builds one from a summary object or dict.
+A row is a dict with these keys:
+
+- `run`: the run id, such as `r18-baseline@2`;
+- `config`: the dict of `birdtui.config.to_dict` (a run's config.json), or None;
+- `summary`: a dict with the fields of `SUMMARY_FIELDS`, None where unknown;
+- `plot` (optional): a markdown link to the run's PNG loss plot.
+
+`make_row` builds one from a RunSummary or a dict.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""How numbers and configs are written in exported tables."""
+"""Text forms of the numbers and configs in exported tables."""
 
 from __future__ import annotations
 

@@ -79,6 +79,9 @@ CASES = [
     Case("grid-sweeps-name", '[[sweeps]]\nname = "mw"\ngrid = { name = ["a", "b"] }\n', 3, "sweeps[0].grid.name", "the name cannot be swept", "sweep another field"),
     Case("bad-sweep-name", '[[sweeps]]\nname = "m w"\ngrid = { "optim.lr" = [0.1] }\n', 2, "sweeps[0].name", 'sweep name "m w" contains', '"m-w"'),
     Case("experiments-not-tables", 'experiments = ["a", "b"]\n', 1, "experiments[0]", "each entry must be a table, got a string", "[[experiments]]"),
+    Case("date-for-int", '[[experiments]]\nname = "a"\nepochs = 2026-12-04\n', 3, "experiments[0].epochs", "must be a whole number, got 2026-12-04 (a date or time)", "epochs = 4"),
+    Case("experiment-in-inline-array", 'experiments = [{ name = "a" }, { name = "b", seed = -1 }]\n', 1, "experiments[1].seed", "must be at least 0, got -1", "seed = 0"),
+    Case("grid-subtable", '[[sweeps]]\nname = "mw"\n\n[sweeps.grid]\n"optim.lr" = [0.1, -0.1]\n', 5, 'sweeps[0].grid."optim.lr"[1]', "must be greater than 0, got -0.1", "lr = 0.01"),
     Case("defaults-not-table", 'defaults = 3\n[[experiments]]\nname = "a"\n', 1, "defaults", "must be a table, got an integer", "[defaults]"),
 ]
 

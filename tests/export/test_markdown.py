@@ -15,7 +15,8 @@ def parse_markdown_table(text: str) -> list[list[str]]:
     """Split a GFM table into rows of unescaped cell texts, as a GFM renderer would."""
     rows = []
     for line in text.rstrip("\n").split("\n"):
-        assert line.startswith("| ") and line.endswith(" |"), line
+        assert line.startswith("| "), line
+        assert line.endswith(" |"), line
         cells, current, index = [], "", 1
         while index < len(line):
             char = line[index]
