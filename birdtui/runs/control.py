@@ -10,6 +10,8 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from birdtui.runs.slots import SlotPlan
+from birdtui.runs.state import QUEUED
+from birdtui.runs.store import RunInfo, RunStore
 
 log = logging.getLogger(__name__)
 
@@ -74,3 +76,16 @@ def _reap_started() -> None:
     for process in list(_started):
         if process.poll() is not None:
             _started.remove(process)
+
+
+def adopt(store: RunStore) -> list[RunInfo]:
+    """List the runs already in the folder and restart the supervisor if some wait in the queue.
+
+    Listing settles runs whose process is gone (finished, failed or lost).
+    The UI and `birdtui ls` call this on start, so a queue left behind by a
+    supervisor that died is picked up again.
+    """
+    runs = store.list_runs()
+    if any(info.status == QUEUED for info in runs):
+        ensure_supervisor(store.root)
+    return runs

@@ -37,7 +37,7 @@ def launch(
     config: ExperimentConfig,
     *,
     gpus: list[str] | str | None = None,
-    per_gpu: int | None = None,
+    per_gpu: int | str | None = None,
 ) -> RunInfo:
     """Queue a new attempt of `config` and make sure a supervisor will start it.
 
@@ -68,7 +68,7 @@ def resume(
     run_id: str,
     *,
     gpus: list[str] | str | None = None,
-    per_gpu: int | None = None,
+    per_gpu: int | str | None = None,
 ) -> RunInfo:
     """Queue an interrupted run (failed, killed or lost) to continue from its last checkpoint.
 
@@ -108,7 +108,7 @@ def _not_resumable_message(run_id: str, experiment: str, status: str) -> str:
     )
 
 
-def _plan_or_none(gpus: list[str] | str | None, per_gpu: int | None) -> SlotPlan | None:
+def _plan_or_none(gpus: list[str] | str | None, per_gpu: int | str | None) -> SlotPlan | None:
     # Without explicit values the supervisor reads the environment and NVML itself.
     if gpus is None and per_gpu is None:
         return None

@@ -34,7 +34,16 @@ def load_plan(experiment: str) -> dict:
 
 
 def record_event(run_dir: Path, event: str) -> None:
-    line = json.dumps({"event": event, "time": time.time(), "pid": os.getpid(), "pgid": os.getpgid(0)})
+    line = json.dumps(
+        {
+            "event": event,
+            "time": time.time(),
+            "pid": os.getpid(),
+            "pgid": os.getpgid(0),
+            "sid": os.getsid(0),
+            "gpu": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        }
+    )
     with open(run_dir / "fake-events.jsonl", "a") as handle:
         handle.write(line + "\n")
 

@@ -1,0 +1,189 @@
+"""Headless subcommands: `birdtui ls`, `launch`, `kill`, `resume` and `supervise`.
+
+Every command takes `--config FILE` (default ./experiments.toml) and
+`--runs DIR` (default: runs/ beside the config file). Exit codes: 0 on
+success, 1 for a run error, 2 for an invalid experiments file.
+`python -m birdtui.runs.command` runs the same commands without the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from birdtui.errors import BirdtuiError, RunError
+from birdtui.runs.control import adopt
+from birdtui.runs.kill import kill
+from birdtui.runs.launch import launch, resume
+from birdtui.runs.store import RunInfo, RunStore
+from birdtui.runs.summary import RunSummary, summarize_run
+
+DEFAULT_CONFIG = "experiments.toml"
+LS_COLUMNS = ("run", "status", "epoch", "last loss", "best val acc", "images/s")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    ls = subparsers.add_parser("ls", help="list runs with status and latest metrics", description="List the runs of a runs folder.")
+    _add_location_arguments(ls)
+    ls.set_defaults(func=run_ls)
+
+    launch_parser = subparsers.add_parser(
+        "launch",
+        help="queue new runs of experiments",
+        description="Queue a new attempt of each named experiment; existing runs are never overwritten.",
+    )
+    launch_parser.add_argument("names", nargs="*", metavar="NAME", help="experiment names from the experiments file")
+    launch_parser.add_argument("--all", action="store_true", help="launch every experiment of the file")
+    _add_location_arguments(launch_parser)
+    _add_slot_arguments(launch_parser)
+    launch_parser.set_defaults(func=run_launch)
+
+    kill_parser = subparsers.add_parser("kill", help="stop a running run or drop a queued one", description="Kill a run and its worker processes.")
+    kill_parser.add_argument("run_id", metavar="RUN", help="run id as `birdtui ls` shows it, such as r18 or r18@2")
+    kill_parser.add_argument("--grace", type=float, default=10.0, help="seconds between SIGTERM and SIGKILL (default: 10)")
+    _add_location_arguments(kill_parser)
+    kill_parser.set_defaults(func=run_kill)
+
+    resume_parser = subparsers.add_parser(
+        "resume",
+        help="continue a failed, killed or lost run from its last checkpoint",
+        description="Queue an interrupted run to continue from its last checkpoint.",
+    )
+    resume_parser.add_argument("run_id", metavar="RUN", help="run id as `birdtui ls` shows it")
+    _add_location_arguments(resume_parser)
+    _add_slot_arguments(resume_parser)
+    resume_parser.set_defaults(func=run_resume)
+
+    supervise_parser = subparsers.add_parser(
+        "supervise",
+        help="run the queue of a runs folder (started automatically)",
+        description="Start queued runs as GPU slots free up until none is left; launch starts this on demand.",
+    )
+    supervise_parser.add_argument("runs_dir", metavar="RUNS_DIR", type=Path, help="runs folder whose queue to run")
+    _add_slot_arguments(supervise_parser)
+    supervise_parser.set_defaults(func=run_supervise)
+
+
+def _add_location_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, default=Path(DEFAULT_CONFIG), help="experiments file (default: ./experiments.toml)")
+    parser.add_argument("--runs", type=Path, help="runs folder (default: runs/ beside the experiments file)")
+
+
+def _add_slot_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--gpus",
+        help="GPU indices such as 0,1, or 'cpu', for a supervisor this command starts "
+        "(default: $BIRDTUI_GPUS, else every GPU NVML finds)",
+    )
+    parser.add_argument("--per-gpu", help="runs at once per GPU, or CPU runs at once without a GPU (default: $BIRDTUI_PER_GPU, else 1)")
+
+
+def open_store(args: argparse.Namespace) -> RunStore:
+    if args.runs is not None:
+        return RunStore(args.runs)
+    from birdtui.config.load import default_runs_dir
+
+    return RunStore(default_runs_dir(args.config))
+
+
+def run_ls(args: argparse.Namespace) -> int:
+    store = open_store(args)
+    runs = adopt(store)
+    for problem in store.problems:
+        print(f"warning: {problem.message}", file=sys.stderr)
+    if not runs:
+        print(f"no runs in {store.root}")
+        return 0
+    print(format_table([ls_row(info) for info in runs]))
+    return 0
+
+
+def ls_row(info: RunInfo) -> list[str]:
+    summary = summarize_run(info.path)
+    # The store's state is refreshed (lost runs detected); the file may be older.
+    summary.merge_state(info.state)
+    return [
+        info.run_id,
+        info.status,
+        _epoch_text(summary),
+        _number(summary.last_train_loss, "{:.4f}"),
+        _number(summary.best_val_acc, "{:.1%}"),
+        _number(summary.images_per_sec, "{:.0f}"),
+    ]
+
+
+def _epoch_text(summary: RunSummary) -> str:
+    total = "?" if summary.epochs is None else str(summary.epochs)
+    return f"{summary.epoch}/{total}"
+
+
+def _number(value: float | None, template: str) -> str:
+    return "-" if value is None else template.format(value)
+
+
+def format_table(rows: list[list[str]]) -> str:
+    """Align columns with two spaces between them; numbers are right-aligned."""
+    table = [list(LS_COLUMNS), *rows]
+    widths = [max(len(row[column]) for row in table) for column in range(len(LS_COLUMNS))]
+    lines = []
+    for row in table:
+        cells = [cell.ljust(width) if column < 2 else cell.rjust(width) for column, (cell, width) in enumerate(zip(row, widths))]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def run_launch(args: argparse.Namespace) -> int:
+    from birdtui.config.load import default_runs_dir, load_experiments
+
+    if args.all == bool(args.names):
+        raise RunError("name the experiments to launch, or pass --all (not both)")
+    experiments = load_experiments(args.config)
+    configs = experiments.experiments if args.all else [experiments.by_name(name) for name in args.names]
+    store = RunStore(args.runs if args.runs is not None else default_runs_dir(args.config))
+
+    for config in configs:
+        info = launch(store, config, gpus=args.gpus, per_gpu=args.per_gpu)
+        print(f"queued {info.run_id} in {info.path}")
+    return 0
+
+
+def run_kill(args: argparse.Namespace) -> int:
+    store = open_store(args)
+    was_queued = store.get(args.run_id).status == "queued"
+    kill(store, args.run_id, grace=args.grace)
+    status = store.get(args.run_id).status
+    if was_queued:
+        print(f"removed {args.run_id} from the queue")
+    else:
+        print(f"stopped {args.run_id}: {status}")
+    return 0
+
+
+def run_resume(args: argparse.Namespace) -> int:
+    store = open_store(args)
+    info = resume(store, args.run_id, gpus=args.gpus, per_gpu=args.per_gpu)
+    print(f"queued {info.run_id} to resume from its last checkpoint")
+    return 0
+
+
+def run_supervise(args: argparse.Namespace) -> int:
+    # Imported here: only this command runs a supervisor in-process.
+    from birdtui.runs.supervisor import supervise
+
+    return supervise(args.runs_dir, args.gpus, args.per_gpu)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="birdtui", description="Headless run commands of birdtui.")
+    register(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except BirdtuiError as error:
+        print(f"birdtui: {error}", file=sys.stderr)
+        return error.exit_code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
