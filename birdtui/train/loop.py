@@ -25,6 +25,15 @@ from birdtui.train.signals import StopFlag
 
 
 @dataclass
+class Progress:
+    """Where the run stands, kept current step by step for the end record whatever stops it."""
+
+    epoch: int = 0
+    step: int = 0
+    best_val_acc: float | None = None
+
+
+@dataclass
 class Trainer:
     """Everything a training step touches."""
 
@@ -38,11 +47,11 @@ class Trainer:
     stop: StopFlag
     log_every: int
     steps_per_epoch: int
+    progress: Progress
 
 
 @dataclass
 class EpochTrainResult:
-    steps_done: int
     train_loss: float
     train_acc: float
     images: int
@@ -94,8 +103,11 @@ def write_lr_changes(
         )
 
 
-def train_one_epoch(trainer: Trainer, loader: DataLoader, epoch: int, steps_before: int) -> EpochTrainResult:
-    """Train over `loader` once, writing step records and per-step LR changes as they happen."""
+def train_one_epoch(trainer: Trainer, loader: DataLoader, epoch: int) -> EpochTrainResult:
+    """Train over `loader` once, writing step records and per-step LR changes as they happen.
+
+    `trainer.progress.step` counts each optimizer step as it completes.
+    """
     trainer.model.train()
     device = trainer.precision.device
     window_loss = torch.zeros((), device=device)
@@ -103,7 +115,7 @@ def train_one_epoch(trainer: Trainer, loader: DataLoader, epoch: int, steps_befo
     epoch_loss = torch.zeros((), device=device)
     epoch_correct = torch.zeros((), dtype=torch.long, device=device)
     images_seen = 0
-    step = steps_before
+    progress = trainer.progress
     started = time.perf_counter()
 
     for index, (images, labels) in enumerate(loader):
@@ -111,7 +123,8 @@ def train_one_epoch(trainer: Trainer, loader: DataLoader, epoch: int, steps_befo
         images, labels = move_batch(images, labels, trainer.precision)
         lr = trainer.controller.lr
         loss, correct = train_step(trainer, images, labels)
-        step += 1
+        progress.step += 1
+        step = progress.step
 
         batch_size = labels.shape[0]
         window_loss += loss
@@ -120,24 +133,24 @@ def train_one_epoch(trainer: Trainer, loader: DataLoader, epoch: int, steps_befo
         epoch_correct += correct
         images_seen += batch_size
 
-        progress = epoch + (index + 1) / trainer.steps_per_epoch
-        write_lr_changes(trainer.writer, trainer.controller.after_step(), epoch, step, progress)
+        epoch_progress = epoch + (index + 1) / trainer.steps_per_epoch
+        write_lr_changes(trainer.writer, trainer.controller.after_step(), epoch, step, epoch_progress)
 
         last_of_epoch = index + 1 == trainer.steps_per_epoch
         if window_steps == trainer.log_every or last_of_epoch:
             mean_loss = (window_loss / window_steps).item()  # the only host-device sync of the window
-            trainer.writer.write("step", epoch=epoch, step=step, epoch_progress=progress, loss=mean_loss, lr=lr)
+            trainer.writer.write("step", epoch=epoch, step=step, epoch_progress=epoch_progress, loss=mean_loss, lr=lr)
             window_loss.zero_()
             window_steps = 0
             if not math.isfinite(mean_loss):
-                return EpochTrainResult(step, mean_loss, math.nan, images_seen, time.perf_counter() - started, diverged=True)
+                return EpochTrainResult(mean_loss, math.nan, images_seen, time.perf_counter() - started, diverged=True)
 
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - started
     train_loss = epoch_loss.item() / max(images_seen, 1)
     train_acc = epoch_correct.item() / max(images_seen, 1)
-    return EpochTrainResult(step, train_loss, train_acc, images_seen, seconds, diverged=not math.isfinite(train_loss))
+    return EpochTrainResult(train_loss, train_acc, images_seen, seconds, diverged=not math.isfinite(train_loss))
 
 
 @torch.inference_mode()

@@ -13,7 +13,8 @@ from birdtui.errors import CheckpointError, RunError
 from birdtui.train.checkpoint import CHECKPOINT_DIR, load_newest_checkpoint, restore_rng_state
 
 if TYPE_CHECKING:
-    from birdtui.train.worker import Progress, Session
+    from birdtui.train.loop import Progress
+    from birdtui.train.worker import Session
 
 CONFIG_NAME = "config.json"
 

@@ -27,22 +27,13 @@ from birdtui.metrics import MetricsWriter
 from birdtui.train.checkpoint import CHECKPOINT_DIR, FORMAT_VERSION, capture_rng_state, save_checkpoint
 from birdtui.train.data import DataBundle, EpochDataLoader, build_data, build_loaders
 from birdtui.train.device import Precision, choose_precision, resolve_device
-from birdtui.train.loop import Trainer, evaluate, train_one_epoch, write_lr_changes
+from birdtui.train.loop import Progress, Trainer, evaluate, train_one_epoch, write_lr_changes
 from birdtui.train.model import build_network, build_optimizer
 from birdtui.train.resume import ResumePoint, read_run_config, restore_training_state
 from birdtui.train.schedule import LRController
 from birdtui.train.signals import StopFlag, StopRequested
 
 METRICS_NAME = "metrics.jsonl"
-
-
-@dataclass
-class Progress:
-    """Where the run stands, for the end record whatever stops it."""
-
-    epoch: int = 0
-    step: int = 0
-    best_val_acc: float | None = None
 
 
 @dataclass
@@ -96,7 +87,7 @@ def describe_failure(error: Exception, stop: StopFlag) -> tuple[str, str | None,
 def train_run(config: ExperimentConfig, run_dir: Path, resume: bool, writer: MetricsWriter, stop: StopFlag, progress: Progress) -> str:
     """Set up, log the start record and train the remaining epochs; return the end status."""
     stop.check()
-    session = set_up(config, run_dir, writer, stop)
+    session = set_up(config, run_dir, writer, stop, progress)
     resume_point = restore_training_state(session, progress) if resume else None
     write_start_record(session, writer, resume_point)
     progress.epoch = session.start_epoch
@@ -114,7 +105,7 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def set_up(config: ExperimentConfig, run_dir: Path, writer: MetricsWriter, stop: StopFlag) -> Session:
+def set_up(config: ExperimentConfig, run_dir: Path, writer: MetricsWriter, stop: StopFlag, progress: Progress) -> Session:
     """Build data, model, optimizer, LR controller and grad scaler for a fresh start at epoch 0."""
     seed_everything(config.seed)
     device = resolve_device(config.device)
@@ -143,6 +134,7 @@ def set_up(config: ExperimentConfig, run_dir: Path, writer: MetricsWriter, stop:
         stop=stop,
         log_every=config.log_every,
         steps_per_epoch=steps_per_epoch,
+        progress=progress,
     )
     return Session(config, run_dir, bundle, train_loader, val_loader, model, trainer, start_epoch=0)
 
@@ -196,10 +188,9 @@ def train_and_checkpoint_epoch(session: Session, epoch: int, progress: Progress)
     write_lr_changes(writer, trainer.controller.begin_epoch(epoch), epoch, progress.step, float(epoch))
     # The shuffle order depends on seed and epoch only, so a resumed run sees the same batches.
     session.train_loader.set_epoch(epoch)
-    result = train_one_epoch(trainer, session.train_loader, epoch, progress.step)
-    progress.step = result.steps_done
+    result = train_one_epoch(trainer, session.train_loader, epoch)
     if result.diverged:
-        print(f"birdtui: training loss became {result.train_loss} at step {result.steps_done}; stopping", file=sys.stderr)
+        print(f"birdtui: training loss became {result.train_loss} at step {progress.step}; stopping", file=sys.stderr)
         return False
 
     evaluation = evaluate(trainer.model, trainer.criterion, session.val_loader, trainer.precision, trainer.stop)
