@@ -4,8 +4,8 @@
 to per-step and per-epoch series. Each y value is stored next to its own x
 (step, epoch progress or epoch), so a missing or non-finite value never moves
 a later point to another epoch. Non-finite losses stay in the raw series and
-are dropped only when a series is read for plotting; `non_finite` records
-where they happened, which the plot labels as the point of divergence.
+are dropped only when a series is read for plotting. `non_finite` lists where
+they happened, and the plot labels that place as the point of divergence.
 
 On resume the worker appends a new start record whose `resumed_from.epoch`
 is the first epoch it replays; the fold drops the earlier records of that
@@ -30,7 +30,7 @@ class LrChange:
     """One learning-rate change, from an `lr` record."""
 
     epoch: int
-    # Global optimizer step of the change; None when the record has none.
+    # Global optimizer step of the change, or None when the record has none.
     step: int | None
     old: float
     new: float
@@ -46,14 +46,14 @@ class NonFinitePoint:
     field: str
     value: float
     epoch: int
-    # Global step for a step record; for an epoch record, the step it ended on.
+    # Global step of a step record, or the step an epoch record ended on.
     step: int | None
     epoch_progress: float
 
 
 @dataclass
 class EpochPoint:
-    """The per-epoch values of one `epoch` record; absent fields are NaN."""
+    """The per-epoch values of one `epoch` record, with NaN for absent fields."""
 
     epoch: int
     step: int | None
@@ -250,7 +250,7 @@ class RunSeries:
         self.planned_lr_drops = []
 
     def _drop_from_epoch(self, epoch: int) -> None:
-        """Drop what an earlier segment logged for `epoch` and later: the resumed run replays it."""
+        """Drop the steps, epochs and non-finite marks of `epoch` and later, which the resumed run replays."""
         epochs = self._steps.epoch
         keep = len(epochs)
         while keep > 0 and epochs[keep - 1] >= epoch:
@@ -292,7 +292,7 @@ class RunSeries:
 
     @property
     def status(self) -> str:
-        """Run status as the plot shows it: running, finished, killed, failed or diverged."""
+        """Run status as the plot shows it: waiting (no start record yet), running, finished, killed, failed or diverged."""
         if self.end_status:
             return self.end_status
         if self.non_finite:

@@ -280,3 +280,23 @@ def test_no_color_labels_tell_markers_apart(monkeypatch: pytest.MonkeyPatch) -> 
         assert markers == set(RUN_MARKERS[:2])
 
     run_with_plot(check, size=(160, 40))
+
+
+def test_set_runs_same_selection_waits_for_timer() -> None:
+    async def check(pilot: Pilot[None], plot: LossPlot) -> None:
+        series = RunSeries("r18")
+        all_records = records("r18")
+        series.update(all_records[:5])
+        plot.set_runs(series, [])
+        drawn = plot.contents
+
+        series.update(all_records[5:])
+        plot.set_runs(series, [])
+        assert plot.contents is drawn
+
+        other = series_of("r34")
+        plot.set_runs(series, [other])
+        assert plot.contents is not drawn
+        assert [line.run for line in plot.contents.lines] == ["r18", "r18", "r34", "r34"]
+
+    run_with_plot(check)

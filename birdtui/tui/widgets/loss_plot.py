@@ -32,8 +32,9 @@ class LossPlot(PlotextPlot):
 
     Call `set_runs` when the selection changes and `data_changed` when new
     records arrive. A timer redraws at most once every `REPLOT_SECONDS`, and
-    only when a shown run's data changed, because one plotext build costs
-    about 150 ms of the UI thread. View, x-axis and smoothing changes redraw
+    only when a shown run's data changed, because smoothing, reduction and the
+    plotext build run on the UI thread (about 0.4 s for a 10^6-step run, see
+    docs/benchmarks.md). View, x-axis, smoothing and selection changes redraw
     at once.
     """
 
@@ -53,7 +54,8 @@ class LossPlot(PlotextPlot):
         self._drawn_versions: dict[int, int] = {}
 
     def on_mount(self) -> None:
-        super().on_mount()
+        # Textual also runs PlotextPlot.on_mount (handlers are looked up along
+        # the MRO), which registers the app theme with plotext.
         self.set_interval(self.REPLOT_SECONDS, self._replot_if_changed, name="loss-plot-replot")
         self.replot()
 
@@ -69,9 +71,17 @@ class LossPlot(PlotextPlot):
         return self._smoothing
 
     def set_runs(self, selected: RunSeries | None, overlays: list[RunSeries] | None = None) -> None:
-        """Show `selected` and `overlays` (the selected run is left out of the overlays)."""
+        """Show `selected` and `overlays` (the selected run is left out of the overlays).
+
+        A new selection redraws at once. Passing the runs already shown
+        changes nothing, and their new data waits for the timer.
+        """
+        overlays = [run for run in overlays or [] if run is not selected]
+        if selected is self._selected and _same_runs(overlays, self._overlays):
+            return
+
         self._selected = selected
-        self._overlays = [run for run in overlays or [] if run is not selected]
+        self._overlays = overlays
         self.replot()
 
     def data_changed(self) -> None:
@@ -150,3 +160,7 @@ class LossPlot(PlotextPlot):
 
     def _shown_runs(self) -> list[RunSeries]:
         return ([self._selected] if self._selected else []) + self._overlays
+
+
+def _same_runs(first: list[RunSeries], second: list[RunSeries]) -> bool:
+    return len(first) == len(second) and all(a is b for a, b in zip(first, second))

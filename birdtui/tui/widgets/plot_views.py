@@ -3,10 +3,12 @@
 `plan_plot` turns runs and view settings into a `PlotContents`, plain data
 that tests and the app read instead of parsing the rendered canvas. Every
 series goes through `minmax_reduce` there, because plotext's build time
-grows with the point count. `paint` issues the plotext calls for a
-`PlotContents`; the widget repaints before each build because plotext 5.3
-applies a log scale to its stored data in place, so a second `build()` of
-the same figure would take the log of a log.
+grows with the point count.
+
+`paint` issues the plotext calls for a `PlotContents`. The widget repaints
+before each build, because plotext 5.3.2 applies a log scale to its stored
+data in place, so a second `build()` of the same figure would take the log
+of a log and fail.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from birdtui.metrics.reduce import minmax_reduce
 from birdtui.metrics.series import RunSeries
 from birdtui.metrics.smooth import ema, moving_average
 
-# One colour and one smoothed-line marker per run: the marker tells runs
-# apart when NO_COLOR strips the colours.
+# One colour and one smoothed-line marker per run. The marker distinguishes
+# runs when NO_COLOR strips the colours.
 RUN_COLORS = ("cyan+", "orange+", "green+", "magenta+", "blue+", "red+")
 RUN_MARKERS = ("hd", "x", "o", "+", "*", "#")
 RAW_MARKER = "dot"
@@ -90,7 +92,7 @@ class DrawnMarker:
 
 @dataclass
 class PlotContents:
-    """What the last replot drew, or the message shown instead of an empty plot."""
+    """The lines, markers and labels of one replot, or the message shown instead of an empty plot."""
 
     title: str = ""
     lines: list[DrawnLine] = field(default_factory=list)
@@ -253,7 +255,7 @@ def _plan_markers(request: PlotRequest, contents: PlotContents) -> None:
     if not markers:
         return
 
-    # Planned drops lie ahead of the data; widen the x range to show them.
+    # Planned drops lie ahead of the data, so the x range widens to show them.
     all_x = [x for line in contents.lines for x in (line.xs[0], line.xs[-1])] + [marker.x for marker in markers]
     low, high = min(all_x), max(all_x)
     contents.x_range = (low, high)
@@ -261,7 +263,7 @@ def _plan_markers(request: PlotRequest, contents: PlotContents) -> None:
     heights = _label_heights(contents)
     for index, marker in enumerate(markers):
         # Successive labels sit at different heights so that neighbours do not
-        # overwrite each other; a label in the right half extends to the left
+        # overwrite each other. A label in the right half extends to the left,
         # so that the frame does not cut it off.
         side = "left" if marker.x > (low + high) / 2 else "right"
         contents.markers.append(replace(marker, label_y=heights[index % len(heights)], label_side=side))
