@@ -4,7 +4,9 @@ Data flow: a thread worker calls `RunsWatcher.poll` about every half second
 and posts what it found as messages. The handlers below fold the records on
 the UI thread into a `RunView` (table values) and a `RunSeries` (plot data)
 per run. The table is synced once per batch of messages. `LossPlot` redraws
-from its own one-second timer, and only when a shown series changed.
+from its own one-second timer, and only when a shown series changed. Elapsed
+time and ETA come from the log's timestamps, so an idle UI has nothing to
+redraw.
 
 Blocking calls (launch, kill, resume, export) run in thread workers; their
 `BirdtuiError`s become notifications.
@@ -12,8 +14,6 @@ Blocking calls (launch, kill, resume, export) run in thread workers; their
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from textual import on, work
@@ -38,9 +38,6 @@ from birdtui.tui.screens.kill import KillScreen
 from birdtui.tui.watcher import POLL_SECONDS, RunsWatcher
 from birdtui.tui.widgets.loss_plot import LossPlot
 from birdtui.tui.widgets.runs_table import RunsTable
-
-# Seconds between refreshes of the time-dependent cells (elapsed, ETA) of live runs.
-LIVE_REFRESH_SECONDS = 1.0
 
 
 class BirdtuiApp(App):
@@ -75,7 +72,6 @@ class BirdtuiApp(App):
         config_path: str | Path,
         runs_dir: str | Path | None = None,
         *,
-        clock: Callable[[], float] = time.time,
         poll_seconds: float = POLL_SECONDS,
     ) -> None:
         super().__init__()
@@ -83,7 +79,6 @@ class BirdtuiApp(App):
         self.runs_dir = Path(runs_dir).expanduser().resolve() if runs_dir else default_runs_dir(self.config_path)
         self.store = RunStore(self.runs_dir)
         self.watcher = RunsWatcher(self.config_path, self.runs_dir, self.store)
-        self.clock = clock
         self.poll_seconds = poll_seconds
 
         self.experiments: list[ExperimentConfig] = []
@@ -104,7 +99,6 @@ class BirdtuiApp(App):
     def on_mount(self) -> None:
         self.query_one(RunsTable).focus()
         self.watch_runs_folder()
-        self.set_interval(LIVE_REFRESH_SECONDS, self.refresh_live_cells)
 
     # The background data flow.
 
@@ -140,7 +134,7 @@ class BirdtuiApp(App):
             experiment = message.state.get("experiment") or message.run_id.partition("@")[0]
             view = self.runs[message.run_id] = RunView(key=message.run_id, experiment=experiment)
             self.series[message.run_id] = RunSeries(message.run_id)
-        view.state = message.state
+        view.set_state(message.state)
         view.config = message.config or view.config
         self.schedule_table_sync()
 
@@ -187,7 +181,7 @@ class BirdtuiApp(App):
         return views
 
     def row_context(self, views: list[RunView]) -> RowContext:
-        return RowContext(now=self.clock(), ranks=rank_at_equal_epoch(views), overlays=self.overlays)
+        return RowContext(ranks=rank_at_equal_epoch(views), overlays=self.overlays)
 
     def schedule_table_sync(self) -> None:
         # Many messages arrive in one poll: sync once after the queue drains them.
@@ -201,11 +195,6 @@ class BirdtuiApp(App):
         self.query_one(RunsTable).sync(views, self.row_context(views))
         self.show_selection()
         self.show_plotted_runs()
-
-    def refresh_live_cells(self) -> None:
-        # An idle UI (no live run) does nothing here.
-        if any(view.status in LIVE_STATUSES for view in self.runs.values()):
-            self.schedule_table_sync()
 
     def show_plotted_runs(self) -> None:
         """Give the plot the selected run and the overlays when that set changed."""

@@ -38,9 +38,8 @@ STATUS_STYLES = {
 
 @dataclass
 class RowContext:
-    """What a cell needs besides its own row: the clock and the cross-run ranks."""
+    """What a cell needs besides its own row: the ranks across runs and the overlay marks."""
 
-    now: float
     ranks: dict[str, tuple[int, int]]
     # Runs marked for overlay on the plot.
     overlays: set[str] = field(default_factory=set)
@@ -122,7 +121,7 @@ def describe_augment(config: dict[str, Any]) -> str | None:
 
 
 def _epoch_value(view: RunView, context: RowContext) -> int | None:
-    return view.epochs_done if view.is_run else None
+    return view.summary.epoch if view.is_run else None
 
 
 def _rank_value(view: RunView, context: RowContext) -> float | None:
@@ -136,15 +135,15 @@ COLUMNS: tuple[Column, ...] = (
     Column("name", "run", lambda view, _: view.key, str),
     Column("status", "status", lambda view, _: view.status, lambda value: STATUS_LABELS.get(value, value)),
     Column("epoch", "epoch", _epoch_value, render=lambda view, _: _format_epoch(view)),
-    Column("loss", "loss", lambda view, _: view.last_train_loss, format_number),
-    Column("best_loss", "best loss", lambda view, _: view.best_train_loss, format_number),
-    Column("val_loss", "val loss", lambda view, _: view.last_epoch_value("val_loss"), format_number),
-    Column("val_acc", "best acc", lambda view, _: view.best_val_acc, format_percent),
+    Column("loss", "loss", lambda view, _: view.summary.last_train_loss, format_number),
+    Column("best_loss", "best loss", lambda view, _: view.summary.best_train_loss, format_number),
+    Column("val_loss", "val loss", lambda view, _: view.summary.last_val_loss, format_number),
+    Column("val_acc", "best acc", lambda view, _: view.summary.best_val_acc, format_percent),
     Column("rank", "rank@ep", _rank_value, render=lambda view, context: _format_rank(view, context)),
-    Column("lr", "lr", lambda view, _: view.lr, lambda value: format_number(value, 3)),
+    Column("lr", "lr", lambda view, _: view.summary.lr, lambda value: format_number(value, 3)),
     Column("eta", "eta", lambda view, _: view.eta, format_duration),
-    Column("elapsed", "elapsed", lambda view, context: view.elapsed(context.now), format_duration),
-    Column("speed", "img/s", lambda view, _: view.last_epoch_value("images_per_sec"), lambda value: format_number(value, 3)),
+    Column("elapsed", "elapsed", lambda view, _: view.elapsed, format_duration),
+    Column("speed", "img/s", lambda view, _: view.summary.images_per_sec, lambda value: format_number(value, 3)),
     Column("model", "model", lambda view, _: view.config.get("model"), lambda value: value or "-"),
     Column("schedule", "schedule", lambda view, _: describe_schedule(view.config), lambda value: value or "-"),
     Column("augment", "augment", lambda view, _: describe_augment(view.config), lambda value: value or "-"),
@@ -170,7 +169,7 @@ def _format_epoch(view: RunView) -> str:
     total = view.epochs_total
     if not view.is_run:
         return f"-/{total}" if total else "-"
-    return f"{view.epochs_done}/{total if total is not None else '?'}"
+    return f"{view.summary.epoch}/{total if total is not None else '?'}"
 
 
 def _format_rank(view: RunView, context: RowContext) -> str:

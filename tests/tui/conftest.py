@@ -1,7 +1,7 @@
 """Runs folders written by hand, and helpers to wait on the app.
 
-The hand-written runs have fixed timestamps and the app gets a fixed clock,
-so snapshots and cell texts do not depend on when the tests run. The live run
+The hand-written runs have fixed timestamps, and elapsed time and ETA come
+from them, so snapshots and cell texts do not depend on when the tests run. The live run
 records the test process itself as its worker, so the store does not settle
 it as lost while the test runs.
 """
@@ -25,8 +25,6 @@ from birdtui.tui.app import BirdtuiApp
 
 # 2026-12-01 12:00 UTC: every hand-written record is stamped from here.
 T0 = 1796126400.0
-# The frozen "now" of the app under test: ten minutes after T0.
-NOW = T0 + 600.0
 
 EXPERIMENTS_TOML = """\
 [defaults]
@@ -155,10 +153,9 @@ def four_runs(tmp_path: Path) -> tuple[Path, Path]:
 
 @pytest.fixture
 def make_app() -> Callable[..., BirdtuiApp]:
-    """Build the app with the frozen clock and a short poll interval."""
+    """Build the app with a short poll interval."""
 
     def make(config_path: Path, runs_dir: Path | None = None, **options: Any) -> BirdtuiApp:
-        options.setdefault("clock", lambda: NOW)
         options.setdefault("poll_seconds", 0.1)
         return BirdtuiApp(config_path, runs_dir, **options)
 

@@ -1,7 +1,7 @@
 """SVG snapshots of the main screen and its dialogs, on the four hand-written runs.
 
-The runs have fixed timestamps and the app a frozen clock, so elapsed and
-ETA are the same on every run. Update with `pytest --snapshot-update` only
+The runs have fixed timestamps, and elapsed time and ETA come from them, so
+the pictures are the same on every run. Update with `pytest --snapshot-update` only
 after looking at the new pictures.
 """
 
@@ -46,7 +46,7 @@ def test_main_screen_80x24(four_runs, make_app, waits, snap_compare):
 
 def test_main_screen_160x48(four_runs, make_app, waits, snap_compare):
     """At 160x48: every column up to GPU is visible, r34-live is selected (running,
-    elapsed 5:00, ETA 2:00) with r18-base marked "+" as an overlay, and the plot draws
+    elapsed 2:00 and ETA 2:00 from the log times) with r18-base marked "+" as an overlay, and the plot draws
     both runs' train loss in two colours with a legend naming both."""
     app = make_app(*four_runs)
     assert snap_compare(app, terminal_size=(160, 48), run_before=loaded(app, waits, select="r34-live", overlay="r18-base"))
