@@ -93,9 +93,10 @@ class _Scanner:
         if is_array:
             count = self._array_counts.get(path, 0)
             self._array_counts[path] = count + 1
-            self._record(path, start)
             path = path + (count,)
-        self._record(path, start)
+        # `[a.b]` also marks where `a` is first seen, if nothing earlier did.
+        for end in range(1, len(path) + 1):
+            self._record(path[:end], start)
         return path
 
     def _resolve_arrays(self, parts: list[str], last_is_array: bool) -> KeyPath:
