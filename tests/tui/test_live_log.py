@@ -74,7 +74,7 @@ def plotted_steps(plot: LossPlot) -> tuple[float, ...]:
     return lines[0].xs if lines else ()
 
 
-def test_live_log_drawn_with_markers_and_notification(tmp_path: Path) -> None:
+def test_live_log_plot_and_notification(tmp_path: Path) -> None:
     log_path = tmp_path / "metrics.jsonl"
     writer = MetricsWriter(log_path)
     writer.write("start", run=RUN, epochs=3, steps_per_epoch=STEPS_PER_EPOCH, lr=0.1,
