@@ -142,13 +142,15 @@ def _check_bool(spec: FieldSpec, value: Any, source: SourceFile, path: KeyPath) 
 def _check_number(spec: FieldSpec, value: Any, source: SourceFile, path: KeyPath) -> int | float:
     whole = spec.kind == "int"
     expected = "a whole number" if whole else "a number"
+    example = f"{spec.name} = {_example(spec)}"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        fix = f"write a {'whole ' if whole else ''}number without quotes, such as {spec.name} = {_example(spec)}"
+        how = "without quotes" if isinstance(value, str) else "such as"
+        fix = f"write {expected} {how}: {example}"
         raise source.error(path, f"must be {expected}, got {show(value)} ({describe(value)})", fix)
     if whole and isinstance(value, float):
-        raise source.error(path, f"must be a whole number, got {show(value)}", f"use an integer such as {spec.name} = {_example(spec)}")
+        raise source.error(path, f"must be a whole number, got {show(value)}", f"use an integer such as {example}")
     if isinstance(value, float) and not math.isfinite(value):
-        raise source.error(path, f"must be a finite number, got {show(value)}", f"use a number such as {spec.name} = {_example(spec)}")
+        raise source.error(path, f"must be a finite number, got {show(value)}", f"use a number such as {example}")
     return int(value) if whole else float(value)
 
 
@@ -161,12 +163,13 @@ def _check_range(spec: FieldSpec, number: int | float, source: SourceFile, path:
         return
 
     if low is not None and high is not None:
-        allowed = f"between {low:g} ({'exclusive' if exclusive else 'inclusive'}) and {high:g}"
+        allowed = f"greater than {low:g} and at most {high:g}" if exclusive else f"between {low:g} and {high:g}"
     elif exclusive:
         allowed = f"greater than {low:g}"
     else:
-        allowed = f"at least {low:g}"
-    raise source.error(path, f"must be {allowed}, got {number:g}", f"use a value {allowed}, such as {spec.name} = {_example(spec)}")
+        allowed = f"{low:g} or more"
+    fix = f"use a value {allowed}, such as {spec.name} = {_example(spec)}"
+    raise source.error(path, f"must be {allowed}, got {number:g}", fix)
 
 
 def _check_text(spec: FieldSpec, value: Any, source: SourceFile, path: KeyPath) -> str:
@@ -199,8 +202,10 @@ def check_epoch_table(value: Any, source: SourceFile, path: KeyPath) -> dict[int
         epoch = _epoch_key(key, lr, source, path + (key,))
         if epoch in table:
             raise source.error(path + (key,), f"epoch {epoch} is listed twice", "keep one LR per epoch")
-        lr = _check_number(_LR_SPEC, lr, source, path + (key,))
-        _check_range(_LR_SPEC, lr, source, path + (key,))
+        # Name the spec after the epoch so a fix line reads "such as 4 = 0.01".
+        spec = dataclasses.replace(_LR_SPEC, name=key)
+        lr = _check_number(spec, lr, source, path + (key,))
+        _check_range(spec, lr, source, path + (key,))
         table[epoch] = lr
     return dict(sorted(table.items()))
 
