@@ -261,9 +261,10 @@ def _plan_markers(request: PlotRequest, contents: PlotContents) -> None:
     contents.x_range = (low, high)
 
     heights = _label_heights(contents)
-    for index, marker in enumerate(markers):
-        # Successive labels sit at different heights so that neighbours do not
-        # overwrite each other. A label in the right half extends to the left,
+    for index, marker in enumerate(sorted(markers, key=lambda marker: marker.x)):
+        # Labels that follow each other along x sit at different heights, so
+        # that neighbours, and markers of two runs at one x, do not overwrite
+        # each other. A label in the right half extends to the left,
         # so that the frame does not cut it off.
         side = "left" if marker.x > (low + high) / 2 else "right"
         contents.markers.append(replace(marker, label_y=heights[index % len(heights)], label_side=side))
