@@ -2,7 +2,8 @@
 
 Every command takes `--config FILE` (default ./experiments.toml) and
 `--runs DIR` (default: runs/ beside the config file). Exit codes: 0 on
-success, 1 for a run error, 2 for an invalid experiments file.
+success, 1 for a run error, 2 for an invalid experiments file. `ls` lists
+the runs, then the experiments of the file that have none (status `new`).
 `python -m birdtui.runs.command` runs the same commands without the others.
 """
 
@@ -12,7 +13,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from birdtui.errors import BirdtuiError, RunError
+from birdtui.config.schema import ExperimentConfig
+from birdtui.errors import BirdtuiError, ConfigError, RunError
 from birdtui.runs.control import adopt
 from birdtui.runs.kill import kill
 from birdtui.runs.launch import launch, resume
@@ -66,7 +68,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _add_location_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, default=Path(DEFAULT_CONFIG), help="experiments file (default: ./experiments.toml)")
+    # None means the default file, which `ls` may do without.
+    parser.add_argument("--config", type=Path, help="experiments file (default: ./experiments.toml)")
     parser.add_argument("--runs", type=Path, help="runs folder (default: runs/ beside the experiments file)")
 
 
@@ -79,12 +82,16 @@ def _add_slot_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--per-gpu", help="runs at once per GPU, or CPU runs at once without a GPU (default: $BIRDTUI_PER_GPU, else 1)")
 
 
+def config_path(args: argparse.Namespace) -> Path:
+    return args.config if args.config is not None else Path(DEFAULT_CONFIG)
+
+
 def open_store(args: argparse.Namespace) -> RunStore:
     if args.runs is not None:
         return RunStore(args.runs)
     from birdtui.config.load import default_runs_dir
 
-    return RunStore(default_runs_dir(args.config))
+    return RunStore(default_runs_dir(config_path(args)))
 
 
 def run_ls(args: argparse.Namespace) -> int:
@@ -92,11 +99,37 @@ def run_ls(args: argparse.Namespace) -> int:
     runs = adopt(store)
     for problem in store.problems:
         print(f"warning: {problem.message}", file=sys.stderr)
-    if not runs:
+
+    rows = [ls_row(info) for info in runs]
+    launched = {info.experiment for info in runs}
+    rows += [new_experiment_row(config) for config in _experiments_for_ls(args) if config.name not in launched]
+    if not rows:
         print(f"no runs in {store.root}")
         return 0
-    print(format_table([ls_row(info) for info in runs]))
+    print(format_table(rows))
     return 0
+
+
+def _experiments_for_ls(args: argparse.Namespace) -> list[ExperimentConfig]:
+    """Return the experiments of the config file, so that ls also shows those never launched.
+
+    A missing default file is fine (ls of a bare runs folder); an invalid
+    file is reported but does not hide the runs.
+    """
+    from birdtui.config.load import load_experiments
+
+    path = config_path(args)
+    if args.config is None and not path.exists():
+        return []
+    try:
+        return load_experiments(path).experiments
+    except ConfigError as error:
+        print(f"warning: experiments not listed: {error}", file=sys.stderr)
+        return []
+
+
+def new_experiment_row(config: ExperimentConfig) -> list[str]:
+    return [config.name, "new", f"0/{config.epochs}", "-", "-", "-"]
 
 
 def ls_row(info: RunInfo) -> list[str]:
@@ -138,9 +171,9 @@ def run_launch(args: argparse.Namespace) -> int:
 
     if args.all == bool(args.names):
         raise RunError("name the experiments to launch, or pass --all (not both)")
-    experiments = load_experiments(args.config)
+    experiments = load_experiments(config_path(args))
     configs = experiments.experiments if args.all else [experiments.by_name(name) for name in args.names]
-    store = RunStore(args.runs if args.runs is not None else default_runs_dir(args.config))
+    store = RunStore(args.runs if args.runs is not None else default_runs_dir(config_path(args)))
 
     for config in configs:
         info = launch(store, config, gpus=args.gpus, per_gpu=args.per_gpu)

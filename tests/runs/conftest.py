@@ -22,12 +22,12 @@ import psutil
 import pytest
 
 from birdtui.config.schema import ExperimentConfig
+from birdtui.errors import RunError
 from birdtui.runs.process import group_members, is_same_process
 from birdtui.runs.state import RunState, read_state, write_state
 from birdtui.runs.store import RunStore
 
 FAKE_TRAINER = Path(__file__).with_name("fake_trainer.py")
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
@@ -95,14 +95,15 @@ class RunsFolder:
         )
 
     def cli(self, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess:
-        """Run the headless commands in a new process, as a second terminal would."""
+        """Run `birdtui ARGS` in a new process, as a second terminal would."""
         return subprocess.run(
-            [sys.executable, "-m", "birdtui.runs.command", *args],
+            [sys.executable, "-m", "birdtui", *args],
             env=self.env,
             capture_output=True,
             text=True,
             timeout=timeout,
-            cwd=REPO_ROOT,
+            # Away from the repository, whose experiments.toml `ls` would list.
+            cwd=self.root.parent,
         )
 
 
@@ -134,7 +135,10 @@ def _kill_leftovers(root: Path) -> None:
             os.kill(info["pid"], signal.SIGKILL)
 
     for state_file in root.glob("*/state.json"):
-        state = read_state(state_file.parent)
+        try:
+            state = read_state(state_file.parent)
+        except RunError:
+            continue
         if state.pid is None or not group_members(state.pid):
             continue
         # The group is the run's while its leader lives, or once the leader

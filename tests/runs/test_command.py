@@ -1,0 +1,125 @@
+"""The headless commands as a user types them: output, exit codes and help."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+EXPERIMENTS = textwrap.dedent(
+    """
+    [defaults]
+    epochs = 2
+
+    [defaults.data]
+    root = "data/birds/train"
+
+    [[experiments]]
+    name = "r18-base"
+
+    [[experiments]]
+    name = "r18-long"
+    epochs = 3
+    """
+)
+
+
+@pytest.fixture
+def config(runs, tmp_path):
+    path = tmp_path / "experiments.toml"
+    path.write_text(EXPERIMENTS)
+    runs.plan(**{"r18-base": {"seconds": 0.2}, "r18-long": {"seconds": 0.2}})
+    return path
+
+
+def table(output: str) -> list[list[str]]:
+    return [line.split() for line in output.splitlines()]
+
+
+def test_launch_then_ls(runs, config):
+    first = runs.cli("launch", "r18-base", "--config", str(config))
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith(f"queued r18-base in {runs.root / 'r18-base'}")
+    runs.wait_status("r18-base", "finished")
+
+    again = runs.cli("launch", "r18-base", "--config", str(config))
+    assert again.stdout.startswith("queued r18-base@2 in")
+    runs.wait_status("r18-base@2", "finished")
+
+    listing = runs.cli("ls", "--config", str(config))
+    assert listing.returncode == 0, listing.stderr
+    assert table(listing.stdout) == [
+        ["run", "status", "epoch", "last", "loss", "best", "val", "acc", "images/s"],
+        ["r18-base", "finished", "2/2", "0.2500", "60.0%", "100"],
+        ["r18-base@2", "finished", "2/2", "0.2500", "60.0%", "100"],
+        ["r18-long", "new", "0/3", "-", "-", "-"],
+    ]
+
+
+def test_ls_columns_align(runs, config):
+    runs.cli("launch", "--all", "--config", str(config))
+    runs.wait_status("r18-long", "finished")
+
+    lines = runs.cli("ls", "--config", str(config)).stdout.splitlines()
+    # Right-aligned numbers end in the same column on every line.
+    assert len({len(line) for line in lines}) == 1
+    assert [line.index("status") for line in lines[:1]] == [lines[1].index("finished")]
+
+
+def test_ls_of_empty_folder(runs, tmp_path):
+    listing = runs.cli("ls", "--runs", str(tmp_path / "nothing"))
+    assert listing.returncode == 0
+    assert listing.stdout.strip() == f"no runs in {tmp_path / 'nothing'}"
+
+
+def test_ls_with_invalid_config_still_lists_runs(runs, tmp_path):
+    runs.queue_without_supervisor("kept")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[[experiments]]\nname = \n")
+
+    listing = runs.cli("ls", "--config", str(bad), "--runs", str(runs.root))
+
+    assert listing.returncode == 0
+    assert "warning: experiments not listed:" in listing.stderr
+    assert table(listing.stdout)[1][0] == "kept"
+
+
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        (["kill", "nothing-here"], 1, "birdtui: run 'nothing-here' not found"),
+        (["resume", "r18@x"], 1, "birdtui: invalid run id 'r18@x'"),
+        (["launch", "r18-bse"], 2, 'no experiment named "r18-bse"'),
+        (["launch"], 1, "name the experiments to launch, or pass --all"),
+        (["launch", "--gpus", "0,a", "r18-base"], 1, "--gpus: invalid GPU index 'a'"),
+    ],
+)
+def test_exit_codes(runs, config, args, code, message):
+    result = runs.cli(*args, "--config", str(config))
+
+    assert result.returncode == code
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_kill_and_resume_commands(runs, config):
+    runs.plan(**{"r18-base": {"seconds": 60}})
+    runs.cli("launch", "r18-base", "--config", str(config))
+    runs.wait_for(lambda: runs.events("r18-base"), what="trainer start")
+
+    killed = runs.cli("kill", "r18-base", "--grace", "5", "--config", str(config))
+    assert killed.returncode == 0, killed.stderr
+    assert killed.stdout.strip() == "stopped r18-base: killed"
+
+    runs.plan(**{"r18-base": {"seconds": 0.2}})
+    resumed = runs.cli("resume", "r18-base", "--config", str(config))
+    assert resumed.stdout.strip() == "queued r18-base to resume from its last checkpoint"
+    runs.wait_status("r18-base", "finished")
+
+
+@pytest.mark.parametrize("command", ["ls", "launch", "kill", "resume", "supervise"])
+def test_help(runs, command):
+    result = runs.cli(command, "--help")
+
+    assert result.returncode == 0
+    assert result.stdout.startswith(f"usage: birdtui {command}")

@@ -1,0 +1,65 @@
+"""GPU slot plans and the GPU view without NVIDIA hardware."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from birdtui.errors import RunError
+from birdtui.runs import gpu_report, gpu_status, no_gpu_reason
+from birdtui.runs.slots import SlotPlan, parse_gpu_list, resolve_plan
+
+
+def test_slots_per_gpu():
+    assert SlotPlan(("0", "1"), per_gpu=2).slot_gpus() == ["0", "0", "1", "1"]
+    assert SlotPlan((), per_gpu=1).slot_gpus() == [None]
+    assert SlotPlan(("3",), per_gpu=1).to_args() == ["--gpus", "3", "--per-gpu", "1"]
+    assert SlotPlan((), per_gpu=2).to_args() == ["--gpus", "cpu", "--per-gpu", "2"]
+
+
+@pytest.mark.parametrize("text, expected", [("0,1", ("0", "1")), (" 2 ", ("2",)), ("cpu", ()), ("none", ()), ("", ())])
+def test_parse_gpu_list(text, expected):
+    assert parse_gpu_list(text) == expected
+
+
+@pytest.mark.parametrize("text, message", [("0,x", "invalid GPU index 'x'"), ("1,1", "GPU listed twice")])
+def test_parse_gpu_list_invalid(text, message):
+    with pytest.raises(RunError, match=message):
+        parse_gpu_list(text)
+
+
+def test_plan_from_environment(monkeypatch):
+    monkeypatch.setenv("BIRDTUI_GPUS", "1,2")
+    monkeypatch.setenv("BIRDTUI_PER_GPU", "3")
+    assert resolve_plan() == SlotPlan(("1", "2"), 3)
+    # Explicit values win over the environment.
+    assert resolve_plan(["0"], 1) == SlotPlan(("0",), 1)
+
+
+def test_plan_environment_invalid(monkeypatch):
+    monkeypatch.setenv("BIRDTUI_PER_GPU", "0")
+    with pytest.raises(RunError, match="BIRDTUI_PER_GPU: runs per GPU must be at least 1"):
+        resolve_plan(["0"])
+
+
+def test_gpu_view_has_gpus_or_reason():
+    report = gpu_report()
+    if report.gpus:
+        assert report.reason is None
+        for gpu in report.gpus:
+            assert 0 <= gpu.memory_used <= gpu.memory_total
+    else:
+        assert report.reason.startswith("no GPU: ")
+        assert gpu_status() == []
+        assert no_gpu_reason() == report.reason
+
+
+def test_gpu_view_without_nvml_package(monkeypatch):
+    # A None entry in sys.modules makes `import pynvml` raise ImportError.
+    monkeypatch.setitem(sys.modules, "pynvml", None)
+
+    report = gpu_report()
+
+    assert report.gpus == []
+    assert report.reason == "no GPU: nvidia-ml-py is not installed (pip install 'birdtui[gpu]')"
