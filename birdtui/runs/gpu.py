@@ -1,7 +1,7 @@
 """Per-GPU memory and utilization through NVML, with the runs that use each GPU.
 
 NVML comes from the optional `nvidia-ml-py` package (`pip install birdtui[gpu]`).
-Without it, or without an NVIDIA driver, the report lists no GPU and says why.
+Without it, or without an NVIDIA driver, the report lists no GPU and gives the reason.
 """
 
 from __future__ import annotations

@@ -44,8 +44,8 @@ def kill(store: RunStore, run_id: str, *, grace: float = 10.0) -> None:
             return
         if state.status != RUNNING:
             raise RunError(f"run {run_id} is {state.status}, not queued or running; there is nothing to kill")
-        # The state said running when the store refreshed it, but check again
-        # right before signalling: a reused pid must never receive the signal.
+        # The store refreshed the state a moment ago. Check the process identity
+        # again right before signalling, because a reused pid must never receive it.
         if not is_same_process(state.pid, state.pid_start_time):
             raise RunError(f"run {run_id}: process {state.pid} is no longer the run's; run `birdtui ls` to see how it ended")
         state.kill_requested = time.time()

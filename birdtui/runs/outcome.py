@@ -1,4 +1,4 @@
-"""How a run ended, decided from its metrics log, its exit code and a kill request.
+"""The final status of a run, decided from its metrics log, its exit code and a kill request.
 
 The worker's `end` record is the authority. Without one, a run that `kill`
 signalled was killed, a run whose exit code is known failed, and a run whose

@@ -2,8 +2,8 @@
 
 A run id is the folder name: `<experiment>` for the first attempt and
 `<experiment>@<N>` for attempt N. Listing a run also checks that a `running`
-run still has its process (pid plus start time); one that is gone is settled
-from its metrics log, or marked `lost`.
+run still has its process (pid plus start time). When the process is gone,
+the run's status comes from its metrics log, or else it becomes `lost`.
 """
 
 from __future__ import annotations

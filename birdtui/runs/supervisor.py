@@ -69,7 +69,7 @@ class Supervisor:
     def run(self) -> int:
         """Supervise until the queue is empty and every run has ended; return the exit code."""
         if not self._try_lock():
-            log.info("another supervisor holds %s; exiting", self.lock.lock_file)
+            log.info("lock %s is taken by another supervisor; exiting", self.lock.lock_file)
             return 0
 
         try:
@@ -199,8 +199,8 @@ class Supervisor:
 
     def _collect_child(self, tracked: Tracked) -> bool:
         info = tracked.info
-        # Reaping and recording happen under one lock, so no reader can see
-        # the process gone while the state still says running.
+        # Reaping and recording happen under one lock, so no reader can find
+        # the process gone while the state file still has status running.
         with state_lock(self.runs_dir):
             exit_code = tracked.process.poll()
             if exit_code is None:

@@ -1,4 +1,4 @@
-"""Starting one run's worker process, detached from whoever started the supervisor.
+"""Start of one run's worker process, detached from the process that started the supervisor.
 
 The worker command is `python -m birdtui.train RUN_DIR [--resume]`. Tests and
 other trainers replace its first part with the environment variable

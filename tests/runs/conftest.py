@@ -114,7 +114,7 @@ def runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     settings = {
         "BIRDTUI_WORKER_COMMAND": json.dumps([sys.executable, str(FAKE_TRAINER)]),
         "FAKE_TRAINER_PLAN": str(plan_path),
-        # One CPU slot unless a test says otherwise; NVML is not consulted.
+        # One CPU slot unless a test sets others, so NVML is not queried.
         "BIRDTUI_GPUS": "cpu",
         "BIRDTUI_PER_GPU": "1",
     }

@@ -79,7 +79,7 @@ def test_kill_finished_run_raises(runs):
 
 
 def test_kill_never_signals_reused_pid(runs):
-    # An unrelated process now holds the pid the state file recorded.
+    # An unrelated process now has the pid that the state file recorded.
     bystander = subprocess.Popen(["sleep", "30"])
     try:
         run_dir = runs.root / "old"

@@ -87,7 +87,7 @@ def test_resume_drops_replayed_epochs():
     summary = RunSummary()
     summary.update(TWO_EPOCHS)
     summary.update([{"type": "end", "time": 121.0, "status": "killed", "epoch": 1, "step": 20, "error": None, "best_val_acc": 0.4}])
-    # The checkpoint holds epoch 0 only, so epoch 1 runs again.
+    # The checkpoint contains epoch 0 only, so epoch 1 runs again.
     summary.update([start(200.0, resumed_epoch=1)])
 
     assert summary.status == "running"

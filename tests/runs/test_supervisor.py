@@ -66,7 +66,7 @@ def test_second_supervisor_exits_on_lock(runs):
     quitter = first if survivor is second else second
     assert quitter.returncode == 0
     assert survivor.poll() is None
-    assert "another supervisor holds" in (runs.root / "supervisor.log").read_text()
+    assert "is taken by another supervisor" in (runs.root / "supervisor.log").read_text()
 
     assert survivor.wait(timeout=30) == 0
     assert runs.status("held") == "finished"
