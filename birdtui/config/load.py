@@ -108,7 +108,8 @@ def _read_text(path: Path) -> str:
         raise ConfigError(f"cannot read the experiments file: {error.strerror}", path=str(path), fix="check the file's permissions") from None
 
     try:
-        return data.decode("utf-8")
+        # utf-8-sig drops the byte order mark that some Windows editors write.
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         raise ConfigError(

@@ -286,6 +286,18 @@ def test_unknown_key_did_you_mean(tmp_path: Path) -> None:
     assert caught.value.key == "experiments[0].augment.hfilp"
 
 
+def test_crlf_and_byte_order_mark(tmp_path: Path) -> None:
+    path = tmp_path / "experiments.toml"
+    text = '[defaults]\r\nepochs = 2\r\n\r\n[[experiments]]\r\nname = "a"\r\n\r\n[[experiments]]\r\nname = "b"\r\noptim.lr = -1\r\n'
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+
+    with pytest.raises(ConfigError) as caught:
+        load_experiments(path)
+
+    assert (caught.value.line, caught.value.column) == (9, 1)
+    assert caught.value.key == "experiments[1].optim.lr"
+
+
 def test_default_runs_dir(tmp_path: Path) -> None:
     assert default_runs_dir(tmp_path / "sub" / "experiments.toml") == tmp_path / "sub" / "runs"
 
