@@ -255,6 +255,22 @@ def _check_parameters(params: DemoParameters) -> None:
         raise DataError(f"demo data seed must be 0 or more, got {params.seed}")
 
 
+def _describe(written: object) -> str:
+    """Return the options that wrote a demo dataset, as demo-data flags."""
+    if not isinstance(written, dict):
+        return "unreadable .complete marker"
+    flags = [
+        f"--classes {written.get('classes')}",
+        f"--train-per-class {written.get('train_per_class')}",
+        f"--test {written.get('test_count')}",
+        f"--size {written.get('size')}",
+        f"--seed {written.get('seed')}",
+    ]
+    if written.get("numbered"):
+        flags.append("--numbered")
+    return " ".join(flags)
+
+
 def _prepare_folder(root: Path, params: DemoParameters) -> bool:
     """Make `root` ready for writing; return False when it already contains this exact dataset."""
     complete = root / COMPLETE_MARKER
@@ -266,7 +282,7 @@ def _prepare_folder(root: Path, params: DemoParameters) -> bool:
         if written == asdict(params):
             return False
         raise DataError(
-            f"{root} already contains a demo dataset written with other parameters ({written}); "
+            f"{root} already contains a demo dataset written with other parameters ({_describe(written)}); "
             "fix: delete the folder or choose another one"
         )
 
@@ -341,10 +357,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "DIR/test/0/*.jpg. The same parameters and seed give the same files; a complete folder is left as it is.",
     )
     parser.add_argument("dir", metavar="DIR", help="folder to write; created when missing")
-    parser.add_argument("--classes", type=int, default=8, help="number of species (default: 8)")
-    parser.add_argument("--train-per-class", type=int, default=60, help="training images per species (default: 60)")
-    parser.add_argument("--test", type=int, default=40, help="unlabeled test images (default: 40)")
-    parser.add_argument("--size", type=int, default=64, help="image side in pixels (default: 64)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed; the same seed writes the same files (default: 0)")
+    parser.add_argument("--classes", type=int, default=8, metavar="N", help="number of species (default: 8)")
+    parser.add_argument("--train-per-class", type=int, default=60, metavar="N", help="training images per species (default: 60)")
+    parser.add_argument("--test", type=int, default=40, metavar="N", help="unlabeled test images (default: 40)")
+    parser.add_argument("--size", type=int, default=64, metavar="PX", help="image side in pixels (default: 64)")
+    parser.add_argument("--seed", type=int, default=0, metavar="S", help="random seed; the same seed writes the same files (default: 0)")
     parser.add_argument("--numbered", action="store_true", help="name class folders 0, 1, 2 ... instead of species names")
     parser.set_defaults(func=_run)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import csv
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -126,8 +128,10 @@ def test_complete_folder_is_left_alone(tmp_path: Path) -> None:
 def test_complete_folder_with_other_parameters_rejected(tmp_path: Path) -> None:
     root = write_demo_dataset(tmp_path / "demo", **SMALL)
 
-    with pytest.raises(DataError, match="other parameters"):
+    with pytest.raises(DataError) as raised:
         write_demo_dataset(root, **{**SMALL, "seed": 8})
+
+    assert "other parameters (--classes 3 --train-per-class 4 --test 5 --size 24 --seed 7)" in str(raised.value)
 
 
 def test_interrupted_run_is_redone(tmp_path: Path) -> None:
@@ -196,3 +200,20 @@ def test_command_reports_complete_folder(tmp_path: Path, capsys: pytest.CaptureF
 
     assert _run_command(*args) == 0
     assert "already complete" in capsys.readouterr().out
+
+
+def test_cli_error_has_no_traceback(tmp_path: Path) -> None:
+    root = tmp_path / "photos"
+    root.mkdir()
+    (root / "mine.jpg").write_bytes(b"precious")
+
+    result = subprocess.run(
+        [sys.executable, "-m", "birdtui", "demo-data", str(root), "--classes", "2"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"birdtui: {root} is not empty")
+    assert "Traceback" not in result.stderr

@@ -221,7 +221,16 @@ def build_eval_transform(config: ExperimentConfig, root: str) -> Callable:
     `root` is the training root (normally `config.data.root`), whatever images
     the transform is then used on, because dataset statistics come from it.
     """
-    files = list_images(root) if config.augment.normalize == "dataset" else []
+    files = []
+    if config.augment.normalize == "dataset":
+        # NOTE: the statistics are recomputed from the folder as it is now, so
+        # images added or changed since training shift them a little.
+        files = list_images(root)
+        if not files:
+            raise DataError(
+                f"data.root: no images under {root}, which augment.normalize = \"dataset\" needs for its statistics; "
+                "fix: restore the training folder or point data.root at it"
+            )
     stats = normalization_stats(config.augment.normalize, files, config.data.image_size)
     return build_eval_transform_from_stats(config.data.image_size, stats)
 

@@ -304,3 +304,14 @@ def test_eval_transform_matches_val_transform(tiny_dataset: Path) -> None:
     transform = build_eval_transform(config, config.data.root)
 
     assert torch.equal(transform(Image.open(path).convert("RGB")), bundle.val[0][0])
+
+
+def test_eval_transform_without_training_images(tmp_path: Path) -> None:
+    config = _config(tmp_path / "moved-away")
+    config.augment.normalize = "dataset"
+
+    with pytest.raises(DataError) as raised:
+        build_eval_transform(config, config.data.root)
+
+    assert str(tmp_path / "moved-away") in str(raised.value)
+    assert "augment.normalize" in str(raised.value)
