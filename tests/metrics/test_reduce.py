@@ -147,6 +147,21 @@ def test_ema_values() -> None:
     assert ema([], 0.3).size == 0
 
 
+@pytest.mark.parametrize("alpha", [0.9, 0.5, 0.1, 0.01, 1e-4])
+def test_ema_matches_recurrence(alpha: float) -> None:
+    # Long enough to cross several of ema's internal blocks.
+    values = np.random.default_rng(2).normal(5.0, 2.0, 20_000)
+    expected = []
+    level = values[0]
+    for value in values:
+        level += alpha * (value - level)
+        expected.append(level)
+
+    smoothed = ema(values, alpha)
+
+    assert np.allclose(smoothed, expected, rtol=1e-9, atol=1e-9)
+
+
 def test_smoothing_rejects_bad_parameters() -> None:
     with pytest.raises(ValueError, match="window"):
         moving_average([1.0], 0)
