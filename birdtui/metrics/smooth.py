@@ -33,7 +33,7 @@ def moving_average(values: Sequence[float] | np.ndarray, window: int) -> np.ndar
 
 
 def ema(values: Sequence[float] | np.ndarray, alpha: float) -> np.ndarray:
-    """Exponential moving average: s[i] = s[i-1] + alpha * (v[i] - s[i-1]), s[0] = v[0].
+    """Smooth with an exponential moving average: s[i] = s[i-1] + alpha * (v[i] - s[i-1]), s[0] = v[0].
 
     `alpha` is the weight of the newest value, in (0, 1]. An alpha of 1 returns the input.
     """
@@ -53,7 +53,8 @@ def ema(values: Sequence[float] | np.ndarray, alpha: float) -> np.ndarray:
     for start in range(0, y.size, block):
         chunk = y[start : start + block]
         size = chunk.size
-        # Unrolled recurrence inside one block:
+        # The recurrence unrolled inside one block, which numpy computes without
+        # a Python loop per value. The block length keeps 1 / decay^i finite:
         # s[i] = decay^(i+1) * level + alpha * sum_j decay^(i-j) * v[j], j <= i.
         weighted = np.cumsum(chunk / powers[:size])
         smoothed[start : start + size] = powers[1 : size + 1] * level + alpha * powers[:size] * weighted
