@@ -144,6 +144,14 @@ def _config_column(dotted: str) -> Column:
     return Column(dotted, dotted, _config_getter(dotted), text, numeric=dotted in SCIENTIFIC_FIELDS)
 
 
+def _aligned(column: Column, rows: list[Row]) -> Column:
+    # Right-align a config column whose values are all numbers, as numbers read best.
+    values = [column.value(row) for row in rows]
+    present = [value for value in values if value is not None]
+    numbers = present and all(isinstance(value, (int, float)) and not isinstance(value, bool) for value in present)
+    return dataclasses.replace(column, numeric=True) if numbers else column
+
+
 def choose_columns(rows: list[Row], all_columns: bool = False) -> list[Column]:
     """Pick the columns to export: the run, the config fields that differ, and the results.
 
@@ -159,7 +167,7 @@ def choose_columns(rows: list[Row], all_columns: bool = False) -> list[Column]:
     for column in config_columns():
         shown = {column.cell(row) for row in rows}
         if all_columns or len(shown) > 1:
-            columns.append(column)
+            columns.append(_aligned(column, rows))
 
     columns += DEFAULT_METRICS
     if all_columns:

@@ -24,15 +24,12 @@ def format_loss(value: Any) -> str:
 
 
 def format_percent(value: Any) -> str:
-    """Write a 0-1 fraction as a percent with 1 or 2 decimals, such as 87.5% or 87.25%."""
+    """Write a 0-1 fraction as a percent with one decimal, such as 87.5%."""
     if value is None:
         return MISSING
     if not math.isfinite(value):
         return _non_finite(value)
-    text = f"{100 * value:.2f}"
-    if text.endswith("0"):
-        text = text[:-1]
-    return text + "%"
+    return f"{100 * value:.1f}%"
 
 
 def format_scientific(value: Any) -> str:

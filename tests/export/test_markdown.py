@@ -60,7 +60,7 @@ def test_markdown_escapes_and_parses() -> None:
     assert table[0] == ["run", "data.root", "train loss", "val loss", "best val acc"]
     assert all(set(cell) <= set("-:") for cell in table[1])
     assert table[2] == ["r18|pipe", "/data/鳥類/train", "0.1235", "1.5", "87.5%"]
-    assert table[3] == ["ツバメ-run", "/data/two\nlines|and\\slash", "2", "NaN", "12.35%"]
+    assert table[3] == ["ツバメ-run", "/data/two\nlines|and\\slash", "2", "NaN", "12.3%"]
     assert table[4] == ["plain", "<b>not html</b>", "0.5", "-", "-"]
     for line in table:
         assert len(line) == len(columns)
@@ -81,12 +81,18 @@ def test_markdown_columns_line_up() -> None:
 
 
 def test_numeric_columns_right_aligned() -> None:
-    rows = [make_row("a", config_dict("a"), finished(1.0, 1.0, 0.5))]
+    rows = [
+        make_row("a", config_dict("a", model="resnet18", optim__momentum=0.9), finished(1.0, 1.0, 0.5)),
+        make_row("b", config_dict("b", model="resnet34", optim__momentum=0.95), finished(1.0, 1.0, 0.5)),
+    ]
 
-    rule = parse_markdown_table(render_markdown(rows, choose_columns(rows)))[1]
+    table = parse_markdown_table(render_markdown(rows, choose_columns(rows)))
+    rule = dict(zip(table[0], table[1]))
 
-    assert not rule[0].endswith(":")
-    assert rule[-1].endswith(":")
+    assert not rule["run"].endswith(":")
+    assert not rule["model"].endswith(":")
+    assert rule["optim.momentum"].endswith(":")
+    assert rule["best val acc"].endswith(":")
 
 
 def test_only_differing_config_columns() -> None:
