@@ -43,7 +43,8 @@ from birdtui.tui.widgets.runs_table import RunsTable
 class BirdtuiApp(App):
     """The experiment monitor for one experiments file and its runs folder."""
 
-    CSS_PATH = "app.tcss"
+    # Absolute, because Textual resolves a relative path next to the file of a subclass.
+    CSS_PATH = Path(__file__).parent / "app.tcss"
     TITLE = "birdtui"
 
     # The tooltip is the longer text that the help screen lists.
@@ -87,7 +88,8 @@ class BirdtuiApp(App):
         self.overlays: set[str] = set()
         self.config_error: BirdtuiError | None = None
         self._table_sync_scheduled = False
-        self._plotted: tuple[str | None, frozenset[str]] = (None, frozenset())
+        # The selected series and the overlay keys that the plot shows now.
+        self._plotted: tuple[RunSeries | None, frozenset[str]] = (None, frozenset())
 
     def compose(self) -> ComposeResult:
         yield RunsTable(id="runs")
@@ -166,7 +168,7 @@ class BirdtuiApp(App):
         # A log read at start holds history: only changes seen live are news.
         if not message.backlog:
             for change in lr_changes:
-                self.notify(format_lr_change(message.run_id, change), title="LR drop")
+                self.notify(format_lr_change(f"run {message.run_id}", change), title="LR change")
         self.schedule_table_sync()
 
     # Table and plot.
@@ -198,13 +200,14 @@ class BirdtuiApp(App):
 
     def show_plotted_runs(self) -> None:
         """Give the plot the selected run and the overlays when that set changed."""
-        selected = self.query_one(RunsTable).selected_key
+        # A pending row's key becomes a run's key on launch, so compare the series, not the key.
+        selected = self.series.get(self.query_one(RunsTable).selected_key or "")
         plotted = (selected, frozenset(self.overlays))
         if plotted == self._plotted:
             return
         self._plotted = plotted
         overlays = [self.series[key] for key in sorted(self.overlays) if key in self.series]
-        self.query_one(LossPlot).set_runs(self.series.get(selected or ""), overlays)
+        self.query_one(LossPlot).set_runs(selected, overlays)
 
     def selected_view(self) -> RunView | None:
         key = self.query_one(RunsTable).selected_key

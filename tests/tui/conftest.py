@@ -151,13 +151,25 @@ def four_runs(tmp_path: Path) -> tuple[Path, Path]:
     return write_four_runs(tmp_path)
 
 
+class RecordingApp(BirdtuiApp):
+    """The real app that also keeps every notification, because Textual drops them after a timeout."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.notified: list[tuple[str, str]] = []
+
+    def notify(self, message: str, *args: Any, **kwargs: Any) -> None:
+        self.notified.append((kwargs.get("severity", "information"), message))
+        super().notify(message, *args, **kwargs)
+
+
 @pytest.fixture
-def make_app() -> Callable[..., BirdtuiApp]:
+def make_app() -> Callable[..., RecordingApp]:
     """Build the app with a short poll interval."""
 
-    def make(config_path: Path, runs_dir: Path | None = None, **options: Any) -> BirdtuiApp:
+    def make(config_path: Path, runs_dir: Path | None = None, **options: Any) -> RecordingApp:
         options.setdefault("poll_seconds", 0.1)
-        return BirdtuiApp(config_path, runs_dir, **options)
+        return RecordingApp(config_path, runs_dir, **options)
 
     return make
 

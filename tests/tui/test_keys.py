@@ -211,7 +211,7 @@ def test_kill_of_ended_run_is_rejected(four_runs, make_app, waits):
         await select_row(pilot, app, "r18-base")
         await pilot.press("k")
         assert not isinstance(app.screen, KillScreen)
-        assert any("can be killed" in notification.message for notification in app._notifications)
+        assert any("can be killed" in message for _, message in app.notified)
 
     drive(app, waits, scenario)
 
@@ -224,7 +224,7 @@ def test_resume_of_finished_run_notifies_error(four_runs, make_app, waits):
         await pilot.press("r")
         await waits.until(
             pilot,
-            lambda: any(n.severity == "error" and "r18-base" in n.message for n in app._notifications),
+            lambda: any(severity == "error" and "r18-base" in message for severity, message in app.notified),
             what="the resume error",
         )
 
@@ -277,7 +277,7 @@ def test_export_key_writes_results(four_runs, make_app, waits):
         for run_id in ["r18-base", "r34-live", "r18-oom", "r18-hot"]:
             assert run_id in text
         assert text.startswith("|")
-        assert any(str(results) in notification.message for notification in app._notifications)
+        assert any(str(results) in message for _, message in app.notified)
 
         await pilot.press("escape")
         assert not isinstance(app.screen, ExportScreen)

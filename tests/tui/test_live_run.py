@@ -1,0 +1,93 @@
+"""Launching real runs by key: the worker trains on the tiny dataset while the app tails its log."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from pathlib import Path
+
+from birdtui.metrics import read_records
+from birdtui.tui.columns import format_number
+from birdtui.tui.widgets.loss_plot import LossPlot
+
+# Long enough for a cold start of torch plus two epochs of 24 images on two
+# busy CPU cores; a run normally finishes in a fraction of it.
+RUN_TIMEOUT = 240.0
+
+TINY_EXPERIMENTS = """\
+[defaults]
+model = "resnet18"
+epochs = 2
+device = "cpu"
+log_every = 1
+
+[defaults.data]
+root = "{root}"
+image_size = 32
+batch_size = 8
+
+[defaults.schedule]
+type = "piecewise"
+lr_by_epoch = {{ 0 = 0.05, 1 = 0.005 }}
+
+[[experiments]]
+name = "tiny-a"
+
+[[experiments]]
+name = "tiny-b"
+epochs = 1
+"""
+
+
+def write_tiny_experiments(folder: Path, dataset: Path) -> Path:
+    path = folder / "experiments.toml"
+    path.write_text(TINY_EXPERIMENTS.format(root=dataset / "train"))
+    return path
+
+
+def test_launch_keys_train_real_runs(tmp_path, tiny_dataset, make_app, waits):
+    config_path = write_tiny_experiments(tmp_path, tiny_dataset)
+    runs_dir = tmp_path / "runs"
+    app = make_app(config_path, runs_dir)
+
+    def status_of(name: str) -> str:
+        statuses = dict(zip(waits.column(app, "name"), waits.column(app, "status")))
+        return statuses.get(name, "")
+
+    async def scenario() -> None:
+        async with app.run_test(size=(160, 40)) as pilot:
+            await waits.until(pilot, lambda: waits.column(app, "name") == ["tiny-a", "tiny-b"], what="two pending rows")
+            table = app.query_one("#runs")
+            table.move_cursor(row=table.get_row_index("tiny-a"))
+            await pilot.press("l")
+            await waits.until(pilot, lambda: status_of("tiny-a") == "✓ finished", timeout=RUN_TIMEOUT, what="tiny-a to finish")
+
+            # The table shows what the log says.
+            records = read_records(runs_dir / "tiny-a" / "metrics.jsonl")
+            epochs = [record for record in records if record["type"] == "epoch"]
+            cells = dict(zip(waits.column(app, "name"), zip(waits.column(app, "epoch"), waits.column(app, "best_loss"), waits.column(app, "lr"))))
+            assert len(epochs) == 2
+            assert cells["tiny-a"][0] == "2/2"
+            assert cells["tiny-a"][1] == format_number(min(record["train_loss"] for record in epochs))
+            assert cells["tiny-a"][2] == format_number(epochs[-1]["lr"], 3)
+
+            # The plot draws the selected run's step losses.
+            plot = app.query_one(LossPlot)
+            steps = [record for record in records if record["type"] == "step"]
+            await waits.until(pilot, lambda: plot.contents.lines_of("tiny-a") != [], what="tiny-a's curve")
+            raw = plot.contents.lines_of("tiny-a")[0]
+            assert len(raw.ys) > 0
+            assert all(math.isfinite(y) for y in raw.ys)
+            assert max(raw.xs) == steps[-1]["step"]
+            assert plot.contents.markers_of("tiny-a", "lr") != []
+
+            # The LR drop happened while the app watched, so it was announced.
+            messages = [message for _, message in app.notified]
+            assert "run tiny-a: LR 0.05 -> 0.005 at epoch 1 (schedule)" in messages
+
+            # `a` launches only the experiment that has no run yet.
+            await pilot.press("a")
+            await waits.until(pilot, lambda: status_of("tiny-b") == "✓ finished", timeout=RUN_TIMEOUT, what="tiny-b to finish")
+            assert sorted(path.name for path in runs_dir.iterdir() if (path / "state.json").exists()) == ["tiny-a", "tiny-b"]
+
+    asyncio.run(scenario())
