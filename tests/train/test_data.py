@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -315,3 +316,21 @@ def test_eval_transform_without_training_images(tmp_path: Path) -> None:
 
     assert str(tmp_path / "moved-away") in str(raised.value)
     assert "augment.normalize" in str(raised.value)
+
+
+def test_real_bird_photos_load() -> None:
+    # Real photographs (a Caltech-UCSD Birds subset) exist on some machines only; .ci/run sets the variable.
+    real = os.environ.get("BIRDTUI_REAL_BIRDS")
+    if not real:
+        pytest.skip("BIRDTUI_REAL_BIRDS is not set, so there are no real bird photos to load")
+    config = _config(Path(real) / "train", val_fraction=0.2)
+    config.data.image_size = 64
+
+    bundle = build_data(config)
+    image, label = bundle.val[0]
+
+    assert len(bundle.classes) == len([p for p in (Path(real) / "train").iterdir() if p.is_dir()])
+    assert bundle.class_ids == bundle.classes
+    assert len(bundle.train) + len(bundle.val) == len(list_images(Path(real) / "train"))
+    assert image.shape == (3, 64, 64)
+    assert bundle.classes[label] == bundle.val.samples[0][0].parent.name
