@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from birdtui.config.load import default_runs_dir, load_experiments
+from birdtui.errors import BirdtuiError
 from birdtui.export.columns import Row, choose_columns
 from birdtui.export.markdown import escape_cell, render_markdown
 from birdtui.export.rows import collect_rows, read_series
@@ -27,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "the final train and validation loss and the best validation accuracy.",
     )
     parser.add_argument("runs", nargs="*", metavar="RUN", help="run ids to export, such as r18-baseline or r18-baseline@2 (default: all runs)")
-    parser.add_argument("--config", help=f"experiments file; its folder holds runs/ (default: ./{DEFAULT_CONFIG})")
+    parser.add_argument("--config", metavar="FILE", help=f"experiments file; its folder holds runs/ (default: ./{DEFAULT_CONFIG})")
     parser.add_argument("--runs", dest="runs_dir", metavar="DIR", help="runs folder (default: runs/ beside the experiments file)")
     parser.add_argument("--out", metavar="FILE.md", help="write the markdown table to this file instead of standard output")
     parser.add_argument("--csv", metavar="FILE.csv", help="also write the table as CSV with full-precision values")
@@ -78,12 +79,18 @@ def _add_plots(rows: list[Row], runs_dir: Path, png_dir: Path, markdown_dir: Pat
 
 def write_text_atomic(path: Path, text: str) -> None:
     """Write a file through a temp file and a rename, so readers never see half of it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as error:
+        raise BirdtuiError(f"cannot write {path}: {error.strerror}; choose a folder you can write to") from None
+
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
             stream.write(text)
         os.replace(temp_name, path)
+    except OSError as error:
+        raise BirdtuiError(f"cannot write {path}: {error.strerror}; check the path and the free disk space") from None
     finally:
         if os.path.exists(temp_name):
             os.unlink(temp_name)

@@ -51,13 +51,18 @@ def write_loss_plot(series: RunSeries, path: Path) -> Path:
         axes.legend(fontsize=8)
     figure.tight_layout()
 
-    path.parent.mkdir(parents=True, exist_ok=True)
     # Write beside the target and rename, so an interrupted export leaves no broken PNG.
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
+    except OSError as error:
+        raise BirdtuiError(f"cannot write {path}: {error.strerror}; choose a --png-dir you can write to") from None
     os.close(handle)
     try:
         figure.savefig(temp_name, format="png")
         os.replace(temp_name, path)
+    except OSError as error:
+        raise BirdtuiError(f"cannot write {path}: {error.strerror}; check the path and the free disk space") from None
     finally:
         if os.path.exists(temp_name):
             os.unlink(temp_name)

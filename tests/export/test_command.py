@@ -159,6 +159,17 @@ def test_bad_config_reported(project: Path) -> None:
     assert caught.value.line == 3
 
 
+def test_unwritable_output(project: Path) -> None:
+    # A file where a folder is needed fails for any user, root included.
+    blocker = project / "blocker"
+    blocker.write_text("", encoding="utf-8")
+
+    with pytest.raises(BirdtuiError) as caught:
+        run_export("--config", str(project / "experiments.toml"), "--out", str(blocker / "results.md"))
+
+    assert f"cannot write {blocker / 'results.md'}" in str(caught.value)
+
+
 def test_resumed_epochs_replaced(tmp_path: Path) -> None:
     (tmp_path / "experiments.toml").write_text(EXPERIMENTS, encoding="utf-8")
     config = load_experiments(tmp_path / "experiments.toml").by_name("slow")
