@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "the final train and validation loss and the best validation accuracy.",
     )
     parser.add_argument("runs", nargs="*", metavar="RUN", help="run ids to export, such as r18-baseline or r18-baseline@2 (default: all runs)")
-    parser.add_argument("--config", metavar="FILE", help=f"experiments file; its folder holds runs/ (default: ./{DEFAULT_CONFIG})")
+    parser.add_argument("--config", metavar="FILE", help=f"experiments file; the runs/ folder beside it is exported unless --runs is given (default: ./{DEFAULT_CONFIG})")
     parser.add_argument("--runs", dest="runs_dir", metavar="DIR", help="runs folder (default: runs/ beside the experiments file)")
     parser.add_argument("--out", metavar="FILE.md", help="write the markdown table to this file instead of standard output")
     parser.add_argument("--csv", metavar="FILE.csv", help="also write the table as CSV with full-precision values")
