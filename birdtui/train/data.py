@@ -93,9 +93,14 @@ def list_images(folder: str | Path) -> list[Path]:
     return sorted(found)
 
 
+def _is_integer_name(name: str) -> bool:
+    # isascii() keeps out digits such as "²" that isdigit() accepts but int() rejects.
+    return name.isascii() and name.isdigit()
+
+
 def _class_sort_key(name: str) -> tuple[int, int, str]:
     # Integer names first, in numeric order, then the other names in string order.
-    if name.isdigit():
+    if _is_integer_name(name):
         return (0, int(name), name)
     return (1, 0, name)
 
@@ -113,13 +118,14 @@ def find_classes(root: str | Path, *, setting: str = "data.root") -> list[ClassF
 
     names = sorted((entry.name for entry in root.iterdir() if entry.is_dir() and not _is_hidden(entry.name)), key=_class_sort_key)
     if not names:
-        loose = "it contains images but no class folders" if any(_is_image(p.name) for p in root.iterdir()) else "it is empty"
+        loose_images = any(_is_image(entry.name) for entry in root.iterdir())
+        detail = " (it contains images directly, not in class folders)" if loose_images else ""
         raise DataError(
-            f"{setting}: no class folders in {root} ({loose}); "
+            f"{setting}: no class folders in {root}{detail}; "
             "fix: use the folder that contains one subfolder of images per class, such as .../train"
         )
 
-    classes = [ClassFolder(name, int(name) if name.isdigit() else name, root / name) for name in names]
+    classes = [ClassFolder(name, int(name) if _is_integer_name(name) else name, root / name) for name in names]
     _check_unique_ids(classes, root, setting)
     return classes
 

@@ -115,14 +115,15 @@ def test_root_that_is_a_file_rejected(tmp_path: Path) -> None:
 def test_root_of_loose_images_rejected(tmp_path: Path) -> None:
     _write_jpeg(tmp_path / "train" / "0001.jpg")
 
-    with pytest.raises(DataError, match="contains images but no class folders"):
+    with pytest.raises(DataError, match="contains images directly, not in class folders"):
         build_data(_config(tmp_path / "train"))
 
 
-def test_empty_root_rejected(tmp_path: Path) -> None:
+def test_root_without_class_folders_rejected(tmp_path: Path) -> None:
     (tmp_path / "train").mkdir()
+    (tmp_path / "train" / "notes.txt").write_text("no class folders here", encoding="utf-8")
 
-    with pytest.raises(DataError, match="it is empty"):
+    with pytest.raises(DataError, match="no class folders in"):
         build_data(_config(tmp_path / "train"))
 
 
@@ -136,6 +137,12 @@ def test_empty_class_names_the_folder(tmp_path: Path) -> None:
 
     assert str(root / "Wren") in str(raised.value)
     assert "contains no images" in str(raised.value)
+
+
+def test_non_ascii_digit_folder_is_a_name(tmp_path: Path) -> None:
+    root = _image_folder(tmp_path / "train", {"2": 1, "²": 1})
+
+    assert [folder.class_id for folder in find_classes(root)] == [2, "²"]
 
 
 def test_clashing_integer_folders_rejected(tmp_path: Path) -> None:
