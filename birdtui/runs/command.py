@@ -18,6 +18,7 @@ from birdtui.errors import BirdtuiError, ConfigError, RunError
 from birdtui.runs.control import adopt
 from birdtui.runs.kill import kill
 from birdtui.runs.launch import launch, resume
+from birdtui.runs.slots import add_slot_arguments
 from birdtui.runs.store import RunInfo, RunStore
 from birdtui.runs.summary import RunSummary, summarize_run
 
@@ -38,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     launch_parser.add_argument("names", nargs="*", metavar="NAME", help="experiment names from the experiments file")
     launch_parser.add_argument("--all", action="store_true", help="launch every experiment of the file")
     _add_location_arguments(launch_parser)
-    _add_slot_arguments(launch_parser)
+    add_slot_arguments(launch_parser)
     launch_parser.set_defaults(func=run_launch)
 
     kill_parser = subparsers.add_parser("kill", help="stop a running run or drop a queued one", description="Kill a run and its worker processes.")
@@ -54,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     resume_parser.add_argument("run_id", metavar="RUN", help="run id as `birdtui ls` shows it")
     _add_location_arguments(resume_parser)
-    _add_slot_arguments(resume_parser)
+    add_slot_arguments(resume_parser)
     resume_parser.set_defaults(func=run_resume)
 
     supervise_parser = subparsers.add_parser(
@@ -63,7 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Start queued runs as GPU slots free up until none is left; launch starts this on demand.",
     )
     supervise_parser.add_argument("runs_dir", metavar="RUNS_DIR", type=Path, help="runs folder whose queue to run")
-    _add_slot_arguments(supervise_parser)
+    add_slot_arguments(supervise_parser)
     supervise_parser.set_defaults(func=run_supervise)
 
 
@@ -71,15 +72,6 @@ def _add_location_arguments(parser: argparse.ArgumentParser) -> None:
     # None means the default file, which `ls` may do without.
     parser.add_argument("--config", type=Path, help="experiments file (default: ./experiments.toml)")
     parser.add_argument("--runs", type=Path, help="runs folder (default: runs/ beside the experiments file)")
-
-
-def _add_slot_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--gpus",
-        help="GPU indices such as 0,1, or 'cpu', for a supervisor this command starts "
-        "(default: $BIRDTUI_GPUS, else every GPU NVML finds)",
-    )
-    parser.add_argument("--per-gpu", help="runs at once per GPU, or CPU runs at once without a GPU (default: $BIRDTUI_PER_GPU, else 1)")
 
 
 def config_path(args: argparse.Namespace) -> Path:

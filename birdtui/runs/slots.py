@@ -2,16 +2,21 @@
 
 A slot is one place for a run: `per_gpu` slots on each listed GPU, or, with
 no GPU, `per_gpu` CPU slots (one by default). The GPU list comes from the
-`--gpus` option, else the `BIRDTUI_GPUS` environment variable, else every GPU
-that NVML reports.
+`--gpus` option, else the `BIRDTUI_GPUS` environment variable, else the
+indices in `CUDA_VISIBLE_DEVICES` when the caller set it, else every GPU that
+NVML reports.
 """
 
 from __future__ import annotations
 
+import argparse
+import logging
 import os
 from dataclasses import dataclass
 
 from birdtui.errors import RunError
+
+log = logging.getLogger(__name__)
 
 GPUS_ENV = "BIRDTUI_GPUS"
 PER_GPU_ENV = "BIRDTUI_PER_GPU"
@@ -70,6 +75,8 @@ def resolve_plan(gpus: list[str] | tuple[str, ...] | str | None = None, per_gpu:
     elif os.environ.get(GPUS_ENV) is not None:
         gpu_list = parse_gpu_list(os.environ[GPUS_ENV], source=GPUS_ENV)
     else:
+        gpu_list = _visible_device_indices()
+    if gpu_list is None:
         # Imported here: NVML start-up is only worth paying when no list was given.
         from birdtui.runs.gpu import gpu_indices
 
@@ -82,3 +89,33 @@ def resolve_plan(gpus: list[str] | tuple[str, ...] | str | None = None, per_gpu:
     else:
         count = 1
     return SlotPlan(gpu_list, count)
+
+
+def _visible_device_indices() -> tuple[str, ...] | None:
+    """Return the GPU indices of the caller's CUDA_VISIBLE_DEVICES, or None when it sets none.
+
+    Each run gets its own CUDA_VISIBLE_DEVICES, which would otherwise override
+    a restriction the user set for the whole session.
+    """
+    text = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if text is None:
+        return None
+    try:
+        return parse_gpu_list(text, source="CUDA_VISIBLE_DEVICES")
+    except RunError as error:
+        # GPU UUIDs and MIG names are valid CUDA syntax that birdtui cannot map to NVML indices.
+        log.warning("%s; using every GPU NVML reports (set %s to choose)", error, GPUS_ENV)
+        return None
+
+
+def add_slot_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add --gpus and --per-gpu, which set the slots of a supervisor that the command starts."""
+    parser.add_argument(
+        "--gpus",
+        help="GPU indices such as 0,1, or 'cpu', for a supervisor this command starts "
+        f"(default: ${GPUS_ENV}, else $CUDA_VISIBLE_DEVICES, else every GPU NVML finds)",
+    )
+    parser.add_argument(
+        "--per-gpu",
+        help=f"runs at once per GPU, or CPU runs at once without a GPU (default: ${PER_GPU_ENV}, else 1)",
+    )

@@ -25,7 +25,7 @@ from birdtui.errors import BirdtuiError, RunError
 from birdtui.runs.control import SUPERVISOR_INFO_FILE, SUPERVISOR_LOG_FILE, supervisor_lock
 from birdtui.runs.outcome import settle
 from birdtui.runs.process import is_same_process, process_start_time
-from birdtui.runs.slots import SlotPlan, parse_gpu_list, parse_per_gpu, resolve_plan
+from birdtui.runs.slots import SlotPlan, add_slot_arguments, parse_gpu_list, parse_per_gpu, resolve_plan
 from birdtui.runs.state import FAILED, QUEUED, RUNNING, read_state, state_lock, write_json_atomic, write_state
 from birdtui.runs.store import RunInfo, RunStore
 from birdtui.runs.worker import base_worker_command, start_worker, worker_argv
@@ -268,17 +268,6 @@ def build_parser() -> argparse.ArgumentParser:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("runs_dir", metavar="RUNS_DIR", type=Path, help="runs folder whose queue to run")
     add_slot_arguments(parser)
-
-
-def add_slot_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--gpus",
-        help="comma-separated GPU indices for runs, or 'cpu' (default: $BIRDTUI_GPUS, else every GPU NVML finds)",
-    )
-    parser.add_argument(
-        "--per-gpu",
-        help="runs at once per GPU, or CPU runs at once without a GPU (default: $BIRDTUI_PER_GPU, else 1)",
-    )
 
 
 def supervise(runs_dir: Path, gpus: str | None, per_gpu: str | None) -> int:

@@ -37,6 +37,15 @@ def test_plan_from_environment(monkeypatch):
     assert resolve_plan(["0"], 1) == SlotPlan(("0",), 1)
 
 
+def test_plan_follows_cuda_visible_devices(monkeypatch):
+    monkeypatch.delenv("BIRDTUI_GPUS", raising=False)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3")
+    assert resolve_plan().gpus == ("2", "3")
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert resolve_plan().gpus == ()
+
+
 def test_plan_environment_invalid(monkeypatch):
     monkeypatch.setenv("BIRDTUI_PER_GPU", "0")
     with pytest.raises(RunError, match="BIRDTUI_PER_GPU: runs per GPU must be at least 1"):
