@@ -49,7 +49,7 @@ def run_export(args: argparse.Namespace) -> int:
     markdown = render_markdown(rows, columns)
     if args.out:
         write_text_atomic(Path(args.out), markdown)
-        print(f"wrote {args.out} ({len(rows)} runs)")
+        print(f"wrote {args.out} ({len(rows)} run{'' if len(rows) == 1 else 's'})")
     else:
         sys.stdout.write(markdown)
     if args.csv:

@@ -39,9 +39,13 @@ def write_loss_plot(series: RunSeries, path: Path) -> Path:
         if len(xs):
             axes.plot(xs, ys, marker="o", color=color, label=name.replace("_", " "))
     for change in series.lr_changes:
-        axes.axvline(series.lr_change_x(change, "epoch"), color="#888", linestyle="--", linewidth=0.8)
-        axes.annotate(f"LR {change.new:g}", (series.lr_change_x(change, "epoch"), 1), xycoords=("data", "axes fraction"),
-                      fontsize=7, rotation=90, va="top", ha="right", color="#555")
+        x = series.lr_change_x(change, "epoch")
+        axes.axvline(x, color="#888", linestyle="--", linewidth=0.8)
+        # The label sits just right of the line, below the top edge of the axes.
+        axes.annotate(
+            f"LR {change.new:g}", (x, 1), xycoords=("data", "axes fraction"), xytext=(3, -4),
+            textcoords="offset points", fontsize=7, va="top", ha="left", color="#555",
+        )
 
     axes.set_title(series.run)
     axes.set_xlabel("epoch")
