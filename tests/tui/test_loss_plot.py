@@ -300,3 +300,20 @@ def test_set_runs_same_selection_waits_for_timer() -> None:
         assert [line.run for line in plot.contents.lines] == ["r18", "r18", "r34", "r34"]
 
     run_with_plot(check)
+
+
+def test_resize_reduces_to_new_width() -> None:
+    async def check(pilot: Pilot[None], plot: LossPlot) -> None:
+        series = RunSeries("long")
+        steps = [{"type": "step", "epoch": 0, "step": n, "epoch_progress": n / 10_000, "loss": (n * 7919) % 13 / 13}
+                 for n in range(1, 10_001)]
+        series.update([{"type": "start", "run": "long", "steps_per_epoch": 10_000}, *steps])
+        plot.set_runs(series, [])
+        narrow = len(plot.contents.lines[0].xs)
+        assert narrow <= 2 * 60
+
+        await pilot.resize_terminal(160, 36)
+        await wait_until(pilot, lambda: len(plot.contents.lines[0].xs) > narrow)
+        assert len(plot.contents.lines[0].xs) <= 2 * 160
+
+    run_with_plot(check, size=(60, 30))

@@ -52,6 +52,7 @@ class LossPlot(PlotextPlot):
         self._dirty = True
         # The `RunSeries.version` of each run as last drawn, keyed by object id.
         self._drawn_versions: dict[int, int] = {}
+        self._drawn_buckets = 0
 
     def on_mount(self) -> None:
         # Textual also runs PlotextPlot.on_mount (handlers are looked up along
@@ -139,10 +140,11 @@ class LossPlot(PlotextPlot):
             view=self.view,
             x_axis=self.x_axis,
             smoothing=self._smoothing,
-            buckets=max(self.size.width - AXIS_COLUMNS, MIN_BUCKETS),
+            buckets=self._buckets(),
         )
         self._contents = plan_plot(request)
         self._drawn_versions = {id(run): run.version for run in runs}
+        self._drawn_buckets = request.buckets
         self._dirty = False
         self.refresh()
 
@@ -152,6 +154,15 @@ class LossPlot(PlotextPlot):
             return Align.center(Text(message, justify="center"), vertical="middle")
         paint(self.plt, self._contents)
         return super().render()
+
+    def on_resize(self) -> None:
+        # Series were reduced to the old width. The timer redraws them, which
+        # keeps a window drag from replotting at every step.
+        if self._buckets() != self._drawn_buckets:
+            self._dirty = True
+
+    def _buckets(self) -> int:
+        return max(self.size.width - AXIS_COLUMNS, MIN_BUCKETS)
 
     def _replot_if_changed(self) -> None:
         versions = {id(run): run.version for run in self._shown_runs()}
