@@ -10,6 +10,7 @@ line, key path and a fix. The file is only parsed as TOML, never run.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 import tomllib
 from dataclasses import dataclass
@@ -26,6 +27,10 @@ from birdtui.config.validate import describe, suggest
 from birdtui.errors import ConfigError
 
 TOP_LEVEL_KEYS = ("defaults", "experiments", "sweeps")
+
+# Grid points allowed per sweep. Each point becomes a run folder when launched
+# with --all, so a grid this large is more likely a typo than a plan.
+MAX_SWEEP_POINTS = 1000
 
 EXAMPLE_EXPERIMENT = '[[experiments]]\n  name = "r18-baseline"\n  model = "resnet18"'
 
@@ -199,6 +204,10 @@ def _expand_sweep(table: dict[str, Any], entry_path: KeyPath, defaults: Layer, s
         raise source.error(name_path, f'sweep name "{prefix}" {problem}', f'use a name such as "{safe_name(prefix)}"')
 
     axes = read_grid(table["grid"], entry_path + ("grid",), source)
+    count = math.prod(len(values) for _, values in axes)
+    if count > MAX_SWEEP_POINTS:
+        sizes = " x ".join(str(len(values)) for _, values in axes)
+        raise source.error(entry_path + ("grid",), f"the grid has {sizes} = {count} combinations, more than {MAX_SWEEP_POINTS}", "split it into smaller sweeps or remove values")
     points = list(itertools.product(*(values for _, values in axes)))
     names = [sweep_point_name(prefix, {dotted: value for (dotted, _), (value, _) in zip(axes, point)}) for point in points]
     # Long grids give long names; numbered names still make valid folder names.

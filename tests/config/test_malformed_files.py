@@ -82,6 +82,7 @@ CASES = [
     Case("date-for-int", '[[experiments]]\nname = "a"\nepochs = 2026-12-04\n', 3, "experiments[0].epochs", "must be a whole number, got 2026-12-04 (a date or time)", "epochs = 4"),
     Case("experiment-in-inline-array", 'experiments = [{ name = "a" }, { name = "b", seed = -1 }]\n', 1, "experiments[1].seed", "must be 0 or more, got -1", "seed = 0"),
     Case("grid-subtable", '[[sweeps]]\nname = "mw"\n\n[sweeps.grid]\n"optim.lr" = [0.1, -0.1]\n', 5, 'sweeps[0].grid."optim.lr"[1]', "must be greater than 0, got -0.1", "lr = 0.01"),
+    Case("grid-too-large", '[[sweeps]]\nname = "big"\ngrid = { seed = [' + ", ".join(map(str, range(40))) + '], epochs = [' + ", ".join(map(str, range(1, 31))) + "] }\n", 3, "sweeps[0].grid", "the grid has 40 x 30 = 1200 combinations, more than 1000", "smaller sweeps"),
     Case("defaults-not-table", 'defaults = 3\n[[experiments]]\nname = "a"\n', 1, "defaults", "must be a table, got an integer", "[defaults]"),
 ]
 
