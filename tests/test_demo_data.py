@@ -6,6 +6,7 @@ import argparse
 import csv
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -149,6 +150,28 @@ def test_interrupted_run_is_redone(tmp_path: Path) -> None:
     write_demo_dataset(root, **SMALL)
 
     assert _all_files(root) == expected
+
+
+def test_killed_command_is_redone(tmp_path: Path) -> None:
+    params = dict(classes=2, train_per_class=100, test_count=0, size=128, seed=3)
+    root = tmp_path / "demo"
+    command = [sys.executable, "-m", "birdtui", "demo-data", str(root), "--classes", "2", "--train-per-class", "100"]
+    command += ["--test", "0", "--size", "128", "--seed", "3"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        # Kill it once the first images exist, well before the 200 images are done.
+        deadline = time.monotonic() + 60
+        while not any((root / "train").rglob("*.jpg")) and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.005)
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+    assert not (root / COMPLETE_MARKER).exists(), "the command finished before the test could kill it"
+    assert (root / INCOMPLETE_MARKER).exists()
+
+    write_demo_dataset(root, **params)
+
+    assert _all_files(root) == _all_files(write_demo_dataset(tmp_path / "reference", **params))
 
 
 def test_unrelated_folder_is_not_touched(tmp_path: Path) -> None:
