@@ -32,8 +32,8 @@ def name_problem(name: str) -> str | None:
     if "@" in name:
         return "contains '@', which marks later attempts of a run (name@2)"
     if not SAFE_NAME.fullmatch(name):
-        bad = "".join(sorted(set(UNSAFE_CHARS.findall(name)[0])))
-        return f"contains {bad!r}; only letters, digits, '.', '_' and '-' are allowed"
+        bad = "".join(sorted(set("".join(UNSAFE_CHARS.findall(name)))))
+        return f"contains {bad!r}, but only letters, digits, '.', '_' and '-' are allowed"
     if name[0] in ".-":
         return f"starts with {name[0]!r}"
     if ".." in name:
@@ -62,6 +62,8 @@ def sweep_point_name(sweep: str, point: dict[str, Any]) -> str:
 def _value_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if value is None:
+        return "none"
     if isinstance(value, float):
         text = repr(value) if math.isfinite(value) else "x"
         return text.replace("e-0", "e-").replace("e+0", "e").replace("e+", "e")

@@ -173,12 +173,13 @@ def _check_range(spec: FieldSpec, number: int | float, source: SourceFile, path:
 
 
 def _check_text(spec: FieldSpec, value: Any, source: SourceFile, path: KeyPath) -> str:
-    if not isinstance(value, str):
-        raise source.error(path, f"must be a string, got {show(value)} ({describe(value)})", f'put the value in quotes: {spec.name} = "{value}"')
-
     choices = spec.rules.get("choices")
+    listed = ", ".join(f'"{choice}"' for choice in choices or ())
+    if not isinstance(value, str):
+        fix = f"use one of {listed}" if choices else f'put the value in quotes: {spec.name} = "{value}"'
+        raise source.error(path, f"must be a string, got {show(value)} ({describe(value)})", fix)
+
     if choices and value not in choices:
-        listed = ", ".join(f'"{choice}"' for choice in choices)
         close = suggest(value, list(choices))
         fix = f'did you mean "{close}"?' if close else f"use one of {listed}"
         raise source.error(path, f"must be one of {listed}, got {show(value)}", fix)

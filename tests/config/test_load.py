@@ -174,6 +174,14 @@ def test_sweep_names_of_other_types(tmp_path: Path) -> None:
     assert config.schedule.lr_by_epoch == {0: 0.1, 3: 0.01}
 
 
+def test_sweep_over_optional_path(tmp_path: Path) -> None:
+    loaded = load_text(tmp_path, '[[sweeps]]\nname = "init"\ngrid = { pretrained = ["", "weights/r18.pth"] }\n')
+
+    assert loaded.names() == ["init-pretrainednone", "init-pretrainedweights_r18.pth"]
+    assert loaded.experiments[0].pretrained is None
+    assert loaded.experiments[1].pretrained == str(tmp_path / "weights" / "r18.pth")
+
+
 def test_long_sweep_names_numbered(tmp_path: Path) -> None:
     seeds = ", ".join(str(seed) for seed in range(3))
     long_prefix = "x" * 90

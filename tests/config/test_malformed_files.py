@@ -57,6 +57,8 @@ CASES = [
     Case("nan-lr", '[[experiments]]\nname = "a"\noptim.lr = nan\n', 3, "experiments[0].optim.lr", "must be a finite number, got nan", "lr = 0.01"),
     Case("inf-weight-decay", '[[experiments]]\nname = "a"\noptim.weight_decay = inf\n', 3, "experiments[0].optim.weight_decay", "must be a finite number, got inf", "weight_decay = 0.0005"),
     Case("choice-typo", '[[experiments]]\nname = "a"\noptim.name = "sdg"\n', 3, "experiments[0].optim.name", 'must be one of "sgd", "adam", "adamw", got "sdg"', 'did you mean "sgd"?'),
+    Case("choice-not-string", '[[experiments]]\nname = "a"\nschedule.type = 2\n', 3, "experiments[0].schedule.type", "must be a string, got 2 (an integer)", 'use one of "constant", "piecewise"'),
+    Case("name-several-bad-chars", '[[experiments]]\nname = "my run/1"\n', 2, "experiments[0].name", "contains ' /'", '"my-run-1"'),
     Case("bad-device", '[[experiments]]\nname = "a"\ndevice = "gpu0"\n', 3, "experiments[0].device", '"gpu0" is not valid', 'device = "auto"'),
     Case("section-not-table", '[[experiments]]\nname = "a"\noptim = 0.1\n', 3, "experiments[0].optim", "must be a table of optim options", "optim.name = ..."),
     Case("epoch-key-fraction", '[[experiments]]\nname = "a"\nschedule.type = "piecewise"\nschedule.lr_by_epoch = { 0 = 0.1, "1.5" = 0.01 }\n', 4, 'experiments[0].schedule.lr_by_epoch."1.5"', 'epoch key "1.5" is not a whole number', "counted from 0"),
