@@ -70,10 +70,6 @@ class ImageListDataset(Dataset):
         path, label = self.samples[index]
         return self.transform(load_rgb(path)), label
 
-    @property
-    def labels(self) -> list[int]:
-        return [label for _, label in self.samples]
-
 
 def _is_hidden(name: str) -> bool:
     return name.startswith(".")
