@@ -93,8 +93,8 @@ def read_grid(grid: Any, path: KeyPath, source: SourceFile) -> list[tuple[str, l
     """Validate a sweep grid into (dotted field, [(value, key path), ...]) axes, in file order."""
     example = 'grid = { "optim.lr" = [0.01, 0.1] }'
     if not isinstance(grid, dict) or not grid:
-        shown = "an empty table" if grid == {} else describe(grid)
-        raise source.error(path, f"must be a non-empty table of field = [values], got {shown}", f"write it as {example}")
+        found = "an empty table" if grid == {} else describe(grid)
+        raise source.error(path, f"must be a non-empty table of field = [values], got {found}", f"write it as {example}")
 
     axes = []
     for dotted, values, key_path in _grid_entries(grid, path):
@@ -106,8 +106,8 @@ def read_grid(grid: Any, path: KeyPath, source: SourceFile) -> list[tuple[str, l
             fix = f'did you mean "{close}"?' if close else f'grid keys are fields such as "optim.lr" or "epochs"; {example}'
             raise source.error(key_path, f'grid key "{dotted}" is not a config field', fix)
         if not isinstance(values, list) or not values:
-            shown = "an empty array" if values == [] else describe(values)
-            raise source.error(key_path, f"must be a non-empty array of values, got {shown}", f'write it as "{dotted}" = [value1, value2]')
+            found = "an empty array" if values == [] else describe(values)
+            raise source.error(key_path, f"must be a non-empty array of values, got {found}", f'write it as "{dotted}" = [value1, value2]')
         checked = [(check_value(spec, value, source, key_path + (number,)), key_path + (number,)) for number, value in enumerate(values)]
         axes.append((dotted, checked))
     return axes

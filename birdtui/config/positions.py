@@ -28,8 +28,8 @@ def format_key_path(path: KeyPath) -> str:
         if isinstance(part, int):
             text += f"[{part}]"
             continue
-        shown = part if BARE_KEY.fullmatch(part) else '"' + part.replace('"', '\\"') + '"'
-        text += f".{shown}" if text else shown
+        key_text = part if BARE_KEY.fullmatch(part) else '"' + part.replace('"', '\\"') + '"'
+        text += f".{key_text}" if text else key_text
     return text
 
 

@@ -144,8 +144,8 @@ def _check_number(spec: FieldSpec, value: Any, source: SourceFile, path: KeyPath
     expected = "a whole number" if whole else "a number"
     example = f"{spec.name} = {_example(spec)}"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        how = "without quotes" if isinstance(value, str) else "such as"
-        fix = f"write {expected} {how}: {example}"
+        advice = "without quotes" if isinstance(value, str) else "such as"
+        fix = f"write {expected} {advice}: {example}"
         raise source.error(path, f"must be {expected}, got {show(value)} ({describe(value)})", fix)
     if whole and isinstance(value, float):
         raise source.error(path, f"must be a whole number, got {show(value)}", f"use an integer such as {example}")

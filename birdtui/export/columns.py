@@ -165,8 +165,8 @@ def choose_columns(rows: list[Row], all_columns: bool = False) -> list[Column]:
         columns.append(STATUS)
 
     for column in config_columns():
-        shown = {column.cell(row) for row in rows}
-        if all_columns or len(shown) > 1:
+        distinct_cells = {column.cell(row) for row in rows}
+        if all_columns or len(distinct_cells) > 1:
             columns.append(_aligned(column, rows))
 
     columns += DEFAULT_METRICS
