@@ -29,6 +29,8 @@ POLL_SECONDS = 0.05
 def kill(store: RunStore, run_id: str, *, grace: float = 10.0) -> None:
     """Cancel a queued run, or stop a running one: SIGTERM, `grace` seconds, then SIGKILL.
 
+    This blocks until no process of the run's group is left (up to `grace`
+    plus 10 seconds), so the UI calls it from a worker thread.
     Raises RunError when the run has already ended, or when processes of its
     group survive SIGKILL (for example processes in uninterruptible sleep).
     """

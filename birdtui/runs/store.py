@@ -74,6 +74,8 @@ class RunStore:
     root: Path
     # Folders skipped by the last `list_runs` because their state was unreadable.
     problems: list[StoreProblem] = field(default_factory=list)
+    # Problems already logged, so that a supervisor polling the folder logs each once.
+    _logged_problems: set[tuple[Path, str]] = field(default_factory=set, repr=False)
 
     def __post_init__(self) -> None:
         self.root = Path(self.root).expanduser().resolve()
@@ -89,8 +91,7 @@ class RunStore:
             try:
                 runs.append(self.refresh(self._load(state_file.parent)))
             except RunError as error:
-                log.warning("skipping run folder %s: %s", state_file.parent, error)
-                self.problems.append(StoreProblem(state_file.parent, str(error)))
+                self._report(StoreProblem(state_file.parent, str(error)))
         runs.sort(key=lambda info: (info.experiment, info.attempt))
         return runs
 
@@ -130,6 +131,13 @@ class RunStore:
     def reload(self, info: RunInfo) -> RunInfo:
         """Return a new RunInfo with the run's current state."""
         return self.refresh(self._load(info.path))
+
+    def _report(self, problem: StoreProblem) -> None:
+        self.problems.append(problem)
+        key = (problem.path, problem.message)
+        if key not in self._logged_problems:
+            self._logged_problems.add(key)
+            log.warning("skipping run folder %s: %s", problem.path, problem.message)
 
     def _load(self, path: Path) -> RunInfo:
         state = read_state(path)

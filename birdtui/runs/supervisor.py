@@ -25,7 +25,7 @@ from birdtui.errors import BirdtuiError, RunError
 from birdtui.runs.control import SUPERVISOR_INFO_FILE, SUPERVISOR_LOG_FILE, supervisor_lock
 from birdtui.runs.outcome import settle
 from birdtui.runs.process import is_same_process, process_start_time
-from birdtui.runs.slots import SlotPlan, add_slot_arguments, parse_gpu_list, parse_per_gpu, resolve_plan
+from birdtui.runs.slots import SlotPlan, add_slot_arguments, resolve_plan
 from birdtui.runs.state import FAILED, QUEUED, RUNNING, read_state, state_lock, write_json_atomic, write_state
 from birdtui.runs.store import RunInfo, RunStore
 from birdtui.runs.worker import base_worker_command, start_worker, worker_argv
@@ -146,11 +146,11 @@ class Supervisor:
                 return
             self._start_run(info, slot)
 
-    def _free_slot(self, gpu: str | None = None, any_gpu: bool = True) -> Slot | None:
-        for slot in self.slots:
-            if slot.run_id is None and (any_gpu or slot.gpu == gpu):
-                return slot
-        return None
+    def _free_slot(self) -> Slot | None:
+        return next((slot for slot in self.slots if slot.run_id is None), None)
+
+    def _free_slot_on(self, gpu: str | None) -> Slot | None:
+        return next((slot for slot in self.slots if slot.run_id is None and slot.gpu == gpu), None)
 
     def _start_run(self, info: RunInfo, slot: Slot) -> None:
         with state_lock(self.runs_dir):
@@ -228,7 +228,7 @@ class Supervisor:
         for info in runs:
             if info.status != RUNNING or info.run_id in self.tracked:
                 continue
-            slot = self._free_slot(info.state.gpu, any_gpu=False)
+            slot = self._free_slot_on(info.state.gpu)
             if slot is not None:
                 slot.run_id = info.run_id
             self.tracked[info.run_id] = Tracked(info, slot)
@@ -275,7 +275,7 @@ def supervise(runs_dir: Path, gpus: str | None, per_gpu: str | None) -> int:
     runs_dir = Path(runs_dir).expanduser().resolve()
     if not runs_dir.is_dir():
         raise RunError(f"runs folder {runs_dir} not found; launch a run first")
-    plan = resolve_plan(parse_gpu_list(gpus) if gpus is not None else None, parse_per_gpu(per_gpu) if per_gpu is not None else None)
+    plan = resolve_plan(gpus, per_gpu)
 
     configure_logging(runs_dir)
     # SIGTERM stops only the supervisor: runs live in their own sessions and a
@@ -287,7 +287,7 @@ def supervise(runs_dir: Path, gpus: str | None, per_gpu: str | None) -> int:
         log.error("%s", error)
         raise
     except Exception:
-        log.exception("supervisor crashed; runs keep going and the next supervisor adopts them")
+        log.exception("supervisor crashed; its runs keep going, and the next supervisor or `birdtui ls` records how they end")
         raise
 
 

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import json
+import os
+import signal
 import subprocess
 import sys
 import textwrap
+
+import psutil
 
 from birdtui.runs import launch
 from birdtui.runs.state import RUNNING
@@ -112,3 +117,47 @@ def test_ls_restarts_supervisor_for_queue(runs):
     runs.wait_status("left", "finished")
     listing = runs.cli("ls", "--runs", str(runs.root))
     assert "left  finished" in listing.stdout
+
+
+def is_dead(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_new_supervisor_adopts_orphaned_run(runs):
+    runs.plan(orphan={"seconds": 2.0}, waiting={"seconds": 0.3})
+    launch(runs.store, runs.config("orphan"))
+    runs.wait_for(lambda: runs.events("orphan"), what="trainer start")
+    old = json.loads((runs.root / "supervisor.json").read_text())
+    os.kill(old["pid"], signal.SIGKILL)
+    # This test process started the supervisor, so it stays a zombie until reaped.
+    runs.wait_for(lambda: is_dead(old["pid"]), what="old supervisor to die")
+
+    # This launch starts a new supervisor, which finds the orphan in the only slot.
+    launch(runs.store, runs.config("waiting"))
+    runs.wait_status("waiting", "finished", timeout=20)
+
+    orphan_end = runs.events("orphan")[-1]
+    assert orphan_end["event"] == "end"
+    assert runs.events("waiting")[0]["time"] >= orphan_end["time"]
+    state = runs.store.get("orphan").state
+    assert state.status == "finished"
+    # The orphan's parent died, so nobody received its exit code.
+    assert state.exit_code is None
+    assert "adopted running pid" in (runs.root / "supervisor.log").read_text()
+
+
+def test_unreadable_folder_logged_once(runs):
+    broken = runs.root / "broken"
+    broken.mkdir(parents=True)
+    (broken / "state.json").write_text("[]")
+    runs.plan(slow={"seconds": 1.0})
+    launch(runs.store, runs.config("slow"))
+
+    runs.wait_status("slow", "finished")
+    runs.wait_for(lambda: "supervisor exiting" in (runs.root / "supervisor.log").read_text(), what="supervisor exit")
+    log_text = (runs.root / "supervisor.log").read_text()
+    assert log_text.count("skipping run folder") == 1
+    assert f"{broken}/state.json: invalid run state" in log_text
