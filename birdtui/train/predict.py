@@ -102,7 +102,8 @@ def predict_run(run: str, images_dir: str, out: str, runs_dir: str = "runs", dev
 
     device = resolve_device(device_name or config.device)
     precision = choose_precision(device, config.amp, config.channels_last)
-    model = load_model(checkpoint, config, checkpoint_path).to(device).eval()
+    memory_format = torch.channels_last if precision.channels_last else torch.preserve_format
+    model = load_model(checkpoint, config, checkpoint_path).to(device, memory_format=memory_format).eval()
     transform = build_eval_transform(config, config.data.root)
     loader = DataLoader(ImageFiles(files, transform), batch_size=BATCH_SIZE, num_workers=config.data.workers)
 

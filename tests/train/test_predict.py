@@ -1,0 +1,83 @@
+"""`birdtui predict`: a Kaggle submission CSV from a run's best checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+
+import pytest
+
+from birdtui.demo_data import write_demo_dataset
+from birdtui.errors import CheckpointError, DataError, RunError
+from birdtui.train.command import register
+from birdtui.train.predict import kaggle_paths, predict_run
+from birdtui.train.signals import StopFlag
+from birdtui.train.worker import run_worker
+
+
+def read_rows(path) -> list[list[str]]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.reader(handle))
+
+
+def test_predict_writes_kaggle_csv(make_run, tiny_dataset, tmp_path):
+    run_dir = make_run(epochs=1)
+    assert run_worker(run_dir, stop=StopFlag()) == 0
+    out = tmp_path / "out" / "predictions.csv"
+    progress = io.StringIO()
+
+    count = predict_run(str(run_dir), str(tiny_dataset / "test"), str(out), progress=progress)
+
+    rows = read_rows(out)
+    assert count == 6
+    assert rows[0] == ["path", "class"]
+    assert [row[0] for row in rows[1:]] == [f"test/{index:04d}.jpg" for index in range(6)]
+    assert {row[1] for row in rows[1:]} <= {"Golden_Oriole", "Lemon_Dove", "Scarlet_Tanager"}
+    assert "predict: 6/6 images (100%)" in progress.getvalue()
+    assert [p.name for p in out.parent.iterdir()] == ["predictions.csv"]
+
+
+def test_predict_command_finds_run_by_name(make_run, tiny_dataset, tmp_path, monkeypatch):
+    # Integer-named class folders, as in the 555-species Kaggle set, keep their ids in predictions.
+    numbered = write_demo_dataset(tmp_path / "numbered", classes=2, train_per_class=5, test_count=3, size=32, numbered=True)
+    run_dir = make_run("numbered-run", root=numbered / "train")
+    assert run_worker(run_dir, stop=StopFlag()) == 0
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    out = tmp_path / "predictions.csv"
+    monkeypatch.chdir(tmp_path)  # the default --runs is ./runs
+
+    args = parser.parse_args(["predict", "numbered-run", "--images", str(numbered / "test"), "--out", str(out)])
+    assert args.func(args) == 0
+
+    rows = read_rows(out)
+    assert len(rows) == 4
+    assert {row[1] for row in rows[1:]} <= {"0", "1"}
+
+
+def test_predict_errors(make_run, tiny_dataset, tmp_path):
+    untrained = make_run("untrained")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = str(tmp_path / "predictions.csv")
+
+    with pytest.raises(RunError, match="run 'no-such-run' not found"):
+        predict_run("no-such-run", str(tiny_dataset / "test"), out, runs_dir=str(tmp_path / "runs"))
+    with pytest.raises(CheckpointError, match="has no checkpoint"):
+        predict_run(str(untrained), str(tiny_dataset / "test"), out)
+
+    trained = make_run("trained")
+    assert run_worker(trained, stop=StopFlag()) == 0
+    with pytest.raises(DataError, match="no image files found"):
+        predict_run(str(trained), str(empty), out, progress=None)
+    with pytest.raises(DataError, match="images folder not found"):
+        predict_run(str(trained), str(tmp_path / "missing"), out, progress=None)
+
+
+def test_predict_duplicate_file_names_rejected(tmp_path):
+    folder = tmp_path / "test"
+    files = [folder / "a" / "0001.jpg", folder / "b" / "0001.jpg"]
+
+    with pytest.raises(DataError, match="both be written as test/0001.jpg"):
+        kaggle_paths(folder, files)
