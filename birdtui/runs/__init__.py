@@ -6,7 +6,7 @@ Nothing here imports Textual; the UI and the headless CLI share this API.
 from birdtui.runs.control import adopt, ensure_supervisor, supervisor_running
 from birdtui.runs.gpu import GpuInfo, GpuReport, gpu_report, gpu_status, no_gpu_reason
 from birdtui.runs.kill import kill
-from birdtui.runs.launch import launch, resume
+from birdtui.runs.launch import launch, resume, resume_or_launch
 from birdtui.runs.state import ENDED_STATUSES, RESUMABLE_STATUSES, STATUSES, RunState
 from birdtui.runs.store import RunInfo, RunStore, StoreProblem
 from birdtui.runs.summary import RunSummary, summarize_run
@@ -30,6 +30,7 @@ __all__ = [
     "launch",
     "no_gpu_reason",
     "resume",
+    "resume_or_launch",
     "summarize_run",
     "supervisor_running",
 ]

@@ -17,7 +17,7 @@ from birdtui.config.schema import ExperimentConfig
 from birdtui.errors import BirdtuiError, ConfigError, RunError
 from birdtui.runs.control import adopt
 from birdtui.runs.kill import kill
-from birdtui.runs.launch import launch, resume
+from birdtui.runs.launch import launch, resume, resume_or_launch
 from birdtui.runs.slots import add_slot_arguments
 from birdtui.runs.store import RunInfo, RunStore
 from birdtui.runs.summary import RunSummary, summarize_run
@@ -38,6 +38,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     launch_parser.add_argument("names", nargs="*", metavar="NAME", help="experiment names from the experiments file")
     launch_parser.add_argument("--all", action="store_true", help="launch every experiment of the file")
+    launch_parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="resume the latest attempt of each experiment if it failed, was killed or was lost, instead of starting a new one",
+    )
     _add_location_arguments(launch_parser)
     add_slot_arguments(launch_parser)
     launch_parser.set_defaults(func=run_launch)
@@ -167,10 +172,26 @@ def run_launch(args: argparse.Namespace) -> int:
     configs = experiments.experiments if args.all else [experiments.by_name(name) for name in args.names]
     store = RunStore(args.runs if args.runs is not None else default_runs_dir(config_path(args)))
 
+    failures = 0
     for config in configs:
-        info = launch(store, config, gpus=args.gpus, per_gpu=args.per_gpu)
-        print(f"queued {info.run_id} in {info.path}")
-    return 0
+        try:
+            info = _launch_one(store, config, args)
+        except RunError as error:
+            # With several experiments, one that cannot start must not stop the others.
+            print(f"birdtui: {error}", file=sys.stderr)
+            failures += 1
+            continue
+        if info.state.resume:
+            print(f"queued {info.run_id} to resume from its last checkpoint")
+        else:
+            print(f"queued {info.run_id} in {info.path}")
+    return RunError.exit_code if failures else 0
+
+
+def _launch_one(store: RunStore, config: ExperimentConfig, args: argparse.Namespace) -> RunInfo:
+    if args.resume:
+        return resume_or_launch(store, config, gpus=args.gpus, per_gpu=args.per_gpu)
+    return launch(store, config, gpus=args.gpus, per_gpu=args.per_gpu)
 
 
 def run_kill(args: argparse.Namespace) -> int:

@@ -98,6 +98,24 @@ def resume(
     return store.get(info.run_id)
 
 
+def resume_or_launch(
+    store: RunStore,
+    config: ExperimentConfig,
+    *,
+    gpus: list[str] | str | None = None,
+    per_gpu: int | str | None = None,
+) -> RunInfo:
+    """Resume the latest attempt of `config` when it was interrupted; launch the first one when there is none.
+
+    Raises RunError when the latest attempt is queued, running, finished or
+    diverged, because resuming it would do nothing or fail again.
+    """
+    attempts = store.runs_for(config.name)
+    if not attempts:
+        return launch(store, config, gpus=gpus, per_gpu=per_gpu)
+    return resume(store, attempts[-1].run_id, gpus=gpus, per_gpu=per_gpu)
+
+
 def _not_resumable_message(run_id: str, experiment: str, status: str) -> str:
     allowed = ", ".join(sorted(RESUMABLE_STATUSES))
     if status in ("queued", "running"):

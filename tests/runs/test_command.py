@@ -123,3 +123,28 @@ def test_help(runs, command):
 
     assert result.returncode == 0
     assert result.stdout.startswith(f"usage: birdtui {command}")
+
+
+def test_launch_all_resume(runs, config, tmp_path):
+    config.write_text(EXPERIMENTS + '\n[[experiments]]\nname = "r50"\n')
+    # Two CPU slots, so that r18-long finishes while r18-base is still running.
+    runs.env["BIRDTUI_PER_GPU"] = "2"
+    runs.plan(**{"r18-base": {"seconds": 60}, "r18-long": {"seconds": 0.2}, "r50": {"seconds": 0.2}})
+    runs.cli("launch", "r18-base", "r18-long", "--config", str(config))
+    runs.wait_status("r18-long", "finished")
+    runs.wait_for(lambda: runs.events("r18-base"), what="trainer start")
+    runs.cli("kill", "r18-base", "--config", str(config))
+    runs.plan(**{"r18-base": {"seconds": 0.2}, "r50": {"seconds": 0.2}})
+
+    result = runs.cli("launch", "--all", "--resume", "--config", str(config))
+
+    # The finished run is reported and skipped; the others are queued.
+    assert result.returncode == 1
+    assert "run r18-long is finished; only failed, killed, lost runs can be resumed" in result.stderr
+    assert result.stdout.splitlines() == [
+        "queued r18-base to resume from its last checkpoint",
+        f"queued r50 in {runs.root / 'r50'}",
+    ]
+    runs.wait_status("r18-base", "finished")
+    runs.wait_status("r50", "finished")
+    assert not (runs.root / "r18-long@2").exists()

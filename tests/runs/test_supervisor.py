@@ -144,7 +144,7 @@ def test_new_supervisor_adopts_orphaned_run(runs):
     assert runs.events("waiting")[0]["time"] >= orphan_end["time"]
     state = runs.store.get("orphan").state
     assert state.status == "finished"
-    # The orphan's parent died, so nobody received its exit code.
+    # The orphan's parent died, so no process received its exit code.
     assert state.exit_code is None
     assert "adopted running pid" in (runs.root / "supervisor.log").read_text()
 
