@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
+import time
+import types
 
 import pytest
 
 from birdtui.errors import RunError
 from birdtui.runs import gpu_report, gpu_status, no_gpu_reason
+from birdtui.runs.process import process_start_time
 from birdtui.runs.slots import SlotPlan, parse_gpu_list, resolve_plan
+from birdtui.runs.state import RunState, write_state
 
 
 def test_slots_per_gpu():
@@ -72,3 +77,73 @@ def test_gpu_view_without_nvml_package(monkeypatch):
 
     assert report.gpus == []
     assert report.reason == "no GPU: nvidia-ml-py is not installed (pip install 'birdtui[gpu]')"
+
+
+class FakeNvml(types.ModuleType):
+    """An NVML stand-in with two GPUs, for machines without an NVIDIA driver.
+
+    Only the calls birdtui makes are provided; GPU 1 runs one compute process.
+    """
+
+    class NVMLError(Exception):
+        pass
+
+    def __init__(self, process_pid: int) -> None:
+        super().__init__("pynvml")
+        self.process_pid = process_pid
+        self.initialized = False
+
+    def nvmlInit(self):
+        self.initialized = True
+
+    def nvmlShutdown(self):
+        self.initialized = False
+
+    def nvmlDeviceGetCount(self):
+        return 2
+
+    def nvmlDeviceGetHandleByIndex(self, index):
+        return index
+
+    def nvmlDeviceGetName(self, handle):
+        return b"NVIDIA H100" if handle == 0 else "NVIDIA H100"
+
+    def nvmlDeviceGetMemoryInfo(self, handle):
+        return types.SimpleNamespace(used=(handle + 1) * 2**30, total=80 * 2**30)
+
+    def nvmlDeviceGetUtilizationRates(self, handle):
+        if handle == 0:
+            raise self.NVMLError("Not Supported")
+        return types.SimpleNamespace(gpu=87)
+
+    def nvmlDeviceGetComputeRunningProcesses(self, handle):
+        return [types.SimpleNamespace(pid=self.process_pid)] if handle == 1 else []
+
+
+def test_gpu_view_names_runs(runs, monkeypatch):
+    # A run recorded on GPU 0 by the supervisor, and one whose process NVML lists on GPU 1.
+    on_slot = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    on_device = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    try:
+        for name, process, gpu in (("slot-run", on_slot, "0"), ("device-run", on_device, None)):
+            run_dir = runs.root / name
+            run_dir.mkdir(parents=True)
+            write_state(run_dir, RunState(
+                run=name, experiment=name, attempt=1, status="running", created=time.time(),
+                pid=process.pid, pid_start_time=process_start_time(process.pid), gpu=gpu,
+            ))
+        nvml = FakeNvml(process_pid=on_device.pid)
+        monkeypatch.setitem(sys.modules, "pynvml", nvml)
+
+        report = gpu_report(runs.store)
+    finally:
+        for process in (on_slot, on_device):
+            process.kill()
+            process.wait()
+
+    assert report.reason is None
+    first, second = report.gpus
+    assert (first.index, first.name, first.utilization, first.runs) == (0, "NVIDIA H100", None, ["slot-run"])
+    assert (second.utilization, second.pids, second.runs) == (87, [on_device.pid], ["device-run"])
+    assert (second.memory_used, second.memory_total) == (2 * 2**30, 80 * 2**30)
+    assert not nvml.initialized
