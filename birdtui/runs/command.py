@@ -10,14 +10,16 @@ the runs, then the experiments of the file that have none (status `new`).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
+from birdtui.config.load import default_runs_dir, load_experiments
 from birdtui.config.schema import ExperimentConfig
 from birdtui.errors import BirdtuiError, ConfigError, RunError
 from birdtui.runs.control import adopt
 from birdtui.runs.kill import kill
-from birdtui.runs.launch import launch, resume, resume_or_launch
+from birdtui.runs.launch import CONFIG_FILE, launch, resume, resume_or_launch
 from birdtui.runs.slots import add_slot_arguments
 from birdtui.runs.store import RunInfo, RunStore
 from birdtui.runs.summary import RunSummary, summarize_run
@@ -86,8 +88,6 @@ def config_path(args: argparse.Namespace) -> Path:
 def open_store(args: argparse.Namespace) -> RunStore:
     if args.runs is not None:
         return RunStore(args.runs)
-    from birdtui.config.load import default_runs_dir
-
     return RunStore(default_runs_dir(config_path(args)))
 
 
@@ -113,8 +113,6 @@ def _experiments_for_ls(args: argparse.Namespace) -> list[ExperimentConfig]:
     A missing default file is fine (ls of a bare runs folder); an invalid
     file is reported but does not hide the runs.
     """
-    from birdtui.config.load import load_experiments
-
     path = config_path(args)
     if args.config is None and not path.exists():
         return []
@@ -136,16 +134,24 @@ def ls_row(info: RunInfo) -> list[str]:
     return [
         info.run_id,
         info.status,
-        _epoch_text(summary),
+        _epoch_text(summary, info),
         _number(summary.last_train_loss, "{:.4f}"),
         _number(summary.best_val_acc, "{:.1%}"),
         _number(summary.images_per_sec, "{:.0f}"),
     ]
 
 
-def _epoch_text(summary: RunSummary) -> str:
-    total = "?" if summary.epochs is None else str(summary.epochs)
-    return f"{summary.epoch}/{total}"
+def _epoch_text(summary: RunSummary, info: RunInfo) -> str:
+    # A run that has not started has no start record yet; its config.json has the epochs.
+    total = summary.epochs if summary.epochs is not None else _configured_epochs(info)
+    return f"{summary.epoch}/{'?' if total is None else total}"
+
+
+def _configured_epochs(info: RunInfo) -> int | None:
+    try:
+        return json.loads((info.path / CONFIG_FILE).read_text(encoding="utf-8")).get("epochs")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _number(value: float | None, template: str) -> str:
@@ -164,13 +170,11 @@ def format_table(rows: list[list[str]]) -> str:
 
 
 def run_launch(args: argparse.Namespace) -> int:
-    from birdtui.config.load import default_runs_dir, load_experiments
-
     if args.all == bool(args.names):
         raise RunError("name the experiments to launch, or pass --all (not both)")
     experiments = load_experiments(config_path(args))
     configs = experiments.experiments if args.all else [experiments.by_name(name) for name in args.names]
-    store = RunStore(args.runs if args.runs is not None else default_runs_dir(config_path(args)))
+    store = open_store(args)
 
     failures = 0
     for config in configs:

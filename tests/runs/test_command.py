@@ -6,6 +6,8 @@ import textwrap
 
 import pytest
 
+from birdtui.runs.control import supervisor_lock
+
 EXPERIMENTS = textwrap.dedent(
     """
     [defaults]
@@ -148,3 +150,16 @@ def test_launch_all_resume(runs, config, tmp_path):
     runs.wait_status("r18-base", "finished")
     runs.wait_status("r50", "finished")
     assert not (runs.root / "r18-long@2").exists()
+
+
+def test_ls_queued_run_shows_configured_epochs(runs):
+    runs.queue_without_supervisor("waiting", epochs=7)
+    # The test holds the supervisor lock, so ls starts no supervisor and the run stays queued.
+    lock = supervisor_lock(runs.root)
+    lock.acquire()
+    try:
+        listing = runs.cli("ls", "--runs", str(runs.root))
+    finally:
+        lock.release()
+
+    assert table(listing.stdout)[1] == ["waiting", "queued", "0/7", "-", "-", "-"]
