@@ -107,8 +107,18 @@ class BirdtuiApp(App):
     @work(thread=True, exclusive=True, name="runs watcher", exit_on_error=False)
     def watch_runs_folder(self) -> None:
         worker = get_current_worker()
+        last_problem = None
         while not worker.is_cancelled:
-            for message in self.watcher.poll():
+            try:
+                messages = self.watcher.poll()
+            except OSError as error:
+                # A folder that cannot be read now (permissions, a full disk) may recover;
+                # the same problem is reported once, not every half second.
+                problem = f"Cannot read {error.filename or self.runs_dir}: {error.strerror}"
+                if problem != last_problem:
+                    self.call_from_thread(self.notify, problem, title="Runs folder", severity="error", timeout=10)
+                last_problem, messages = problem, []
+            for message in messages:
                 self.post_message(message)
             # Event.wait returns early on cancel, so quitting does not wait a poll.
             worker.cancelled_event.wait(self.poll_seconds)

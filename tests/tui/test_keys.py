@@ -10,6 +10,7 @@ from typing import Any
 
 from textual.widgets import Static
 
+from birdtui.metrics import encode_record
 from birdtui.tui.app import BirdtuiApp
 from birdtui.tui.screens.details import DetailsScreen
 from birdtui.tui.screens.export import ExportScreen
@@ -18,6 +19,9 @@ from birdtui.tui.screens.kill import KillScreen
 from birdtui.tui.widgets.loss_plot import LossPlot
 
 RUN_NAMES = ["r18-base", "r18-hot", "r18-oom", "r34-live", "r50-next"]
+
+# The hand-written runs' first timestamp, as in conftest.py.
+T0 = 1796126400.0
 
 
 def drive(app: BirdtuiApp, waits: Any, scenario: Callable[[Any], Awaitable[None]], size: tuple[int, int] = (160, 40)) -> None:
@@ -281,5 +285,36 @@ def test_export_key_writes_results(four_runs, make_app, waits):
 
         await pilot.press("escape")
         assert not isinstance(app.screen, ExportScreen)
+
+    drive(app, waits, scenario)
+
+
+def test_live_records_update_rows_in_place(four_runs, make_app, waits):
+    config_path, runs_dir = four_runs
+    app = make_app(config_path, runs_dir)
+
+    async def scenario(pilot):
+        await select_row(pilot, app, "r18-oom")
+        table = app.query_one("#runs")
+        row_keys = {key.value: key for key in table.rows}
+
+        # The live run finishes epoch 2 and its schedule drops the LR while the app watches.
+        records = [
+            {"type": "epoch", "time": T0 + 480, "epoch": 2, "step": 12, "train_loss": 0.5, "train_acc": 0.6, "val_loss": 0.6,
+             "val_acc": 0.65, "val_top5": 1.0, "lr": 0.1, "seconds": 60.0, "images_per_sec": 125.0},
+            {"type": "lr", "time": T0 + 481, "epoch": 3, "step": 12, "old": 0.1, "new": 0.01, "reason": "schedule"},
+        ]
+        with open(runs_dir / "r34-live" / "metrics.jsonl", "a") as handle:
+            handle.writelines(encode_record(record) for record in records)
+
+        await waits.until(pilot, lambda: "3/4" in waits.column(app, "epoch"), what="the new epoch")
+        cells = dict(zip(waits.column(app, "name"), zip(waits.column(app, "lr"), waits.column(app, "rank"))))
+        # At epoch 2 the live run's 65% beats r18-base's 60%; no other run reached epoch 2.
+        assert cells["r34-live"] == ("0.01", "1/2")
+        assert table.selected_key == "r18-oom"
+        assert waits.column(app, "name") == RUN_NAMES
+        # The same row keys: the rows were updated cell by cell, not removed and added.
+        assert all(row_keys[key.value] is key for key in table.rows)
+        assert ("information", "run r34-live: LR 0.1 -> 0.01 at epoch 3 (schedule)") in app.notified
 
     drive(app, waits, scenario)
