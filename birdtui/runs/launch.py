@@ -15,6 +15,7 @@ from pathlib import Path
 from birdtui.config.schema import ExperimentConfig, to_dict
 from birdtui.errors import RunError
 from birdtui.runs.control import ensure_supervisor
+from birdtui.runs.slots import SlotPlan, check_environment, resolve_plan
 from birdtui.runs.state import (
     QUEUED,
     RESUMABLE_STATUSES,
@@ -24,8 +25,8 @@ from birdtui.runs.state import (
     write_json_atomic,
     write_state,
 )
-from birdtui.runs.slots import SlotPlan, resolve_plan
 from birdtui.runs.store import ATTEMPT_SEPARATOR, RunInfo, RunStore, format_run_id, parse_run_id
+from birdtui.runs.worker import base_worker_command
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +128,10 @@ def _not_resumable_message(run_id: str, experiment: str, status: str) -> str:
 
 
 def _plan_or_none(gpus: list[str] | str | None, per_gpu: int | str | None) -> SlotPlan | None:
+    """Return the slot plan for a new supervisor, checking the settings it inherits first."""
+    # The supervisor reads these in its own process, where errors reach only its log.
+    base_worker_command()
+    check_environment()
     # Without explicit values the supervisor reads the environment and NVML itself.
     if gpus is None and per_gpu is None:
         return None

@@ -66,6 +66,18 @@ def parse_per_gpu(text: str | int, source: str = "--per-gpu") -> int:
     return value
 
 
+def check_environment() -> None:
+    """Raise RunError for an invalid BIRDTUI_GPUS or BIRDTUI_PER_GPU before a run is queued.
+
+    The supervisor inherits the caller's environment; if it found the error
+    instead, the run would wait in the queue with the reason only in supervisor.log.
+    """
+    if os.environ.get(GPUS_ENV) is not None:
+        parse_gpu_list(os.environ[GPUS_ENV], source=GPUS_ENV)
+    if os.environ.get(PER_GPU_ENV) is not None:
+        parse_per_gpu(os.environ[PER_GPU_ENV], source=PER_GPU_ENV)
+
+
 def resolve_plan(gpus: list[str] | tuple[str, ...] | str | None = None, per_gpu: int | str | None = None) -> SlotPlan:
     """Build the slot plan from explicit values, then the environment, then NVML."""
     if isinstance(gpus, str):

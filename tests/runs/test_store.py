@@ -147,3 +147,20 @@ def test_resume_rejects_status(runs, status):
 
     with pytest.raises(RunError, match=f"run x is {status}; only failed, killed, lost runs can be resumed"):
         resume(runs.store, "x")
+
+
+@pytest.mark.parametrize(
+    "variable, value, message",
+    [
+        ("BIRDTUI_WORKER_COMMAND", "python train.py", "BIRDTUI_WORKER_COMMAND: invalid JSON"),
+        ("BIRDTUI_WORKER_COMMAND", "[]", "expected a non-empty JSON list of strings"),
+        ("BIRDTUI_GPUS", "first", "BIRDTUI_GPUS: invalid GPU index 'first'"),
+        ("BIRDTUI_PER_GPU", "two", "BIRDTUI_PER_GPU: invalid number of runs per GPU 'two'"),
+    ],
+)
+def test_launch_checks_environment_first(runs, monkeypatch, variable, value, message):
+    monkeypatch.setenv(variable, value)
+
+    with pytest.raises(RunError, match=message):
+        launch(runs.store, runs.config("never"))
+    assert not (runs.root / "never").exists()
