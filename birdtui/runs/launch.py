@@ -49,15 +49,10 @@ def launch(
         raise RunError(f"invalid experiment name {config.name!r}: {ATTEMPT_SEPARATOR!r} is reserved for attempt numbers")
     plan = _plan_or_none(gpus, per_gpu)
 
-    store.root.mkdir(parents=True, exist_ok=True)
-    run_dir = _create_attempt_dir(store.root, config.name)
-    write_json_atomic(run_dir / CONFIG_FILE, to_dict(config))
-
-    experiment, attempt = parse_run_id(run_dir.name)
-    now = time.time()
-    state = RunState(run=run_dir.name, experiment=experiment, attempt=attempt, status=QUEUED, created=now, queued_at=now)
-    # state.json comes last: the store and the supervisor list only folders that have one.
-    write_state(run_dir, state)
+    try:
+        run_dir = _write_run_folder(store.root, config)
+    except OSError as error:
+        raise RunError(f"cannot create a run folder in {store.root}: {error}; check its permissions or pass --runs DIR") from None
     log.info("queued run %s", run_dir.name)
 
     ensure_supervisor(store.root, plan)
@@ -136,6 +131,19 @@ def _plan_or_none(gpus: list[str] | str | None, per_gpu: int | str | None) -> Sl
     if gpus is None and per_gpu is None:
         return None
     return resolve_plan(gpus, per_gpu)
+
+
+def _write_run_folder(root: Path, config: ExperimentConfig) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    run_dir = _create_attempt_dir(root, config.name)
+    write_json_atomic(run_dir / CONFIG_FILE, to_dict(config))
+
+    experiment, attempt = parse_run_id(run_dir.name)
+    now = time.time()
+    state = RunState(run=run_dir.name, experiment=experiment, attempt=attempt, status=QUEUED, created=now, queued_at=now)
+    # state.json comes last: the store and the supervisor list only folders that have one.
+    write_state(run_dir, state)
+    return run_dir
 
 
 def _create_attempt_dir(root: Path, experiment: str) -> Path:

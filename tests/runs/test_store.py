@@ -13,7 +13,7 @@ from birdtui.metrics import MetricsWriter
 from birdtui.runs import kill, launch, resume
 from birdtui.runs.process import process_start_time
 from birdtui.runs.state import RUNNING, RunState, read_state, write_state
-from birdtui.runs.store import format_run_id, parse_run_id
+from birdtui.runs.store import RunStore, format_run_id, parse_run_id
 
 
 def write_running_state(run_dir, pid, pid_start_time):
@@ -164,3 +164,11 @@ def test_launch_checks_environment_first(runs, monkeypatch, variable, value, mes
     with pytest.raises(RunError, match=message):
         launch(runs.store, runs.config("never"))
     assert not (runs.root / "never").exists()
+
+
+def test_launch_where_folder_cannot_exist(runs):
+    runs.root.parent.joinpath("blocker").write_text("a file where the runs folder should be")
+    store = RunStore(runs.root.parent / "blocker" / "runs")
+
+    with pytest.raises(RunError, match="cannot create a run folder in .*blocker/runs.*pass --runs DIR"):
+        launch(store, runs.config("x"))
