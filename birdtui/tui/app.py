@@ -175,7 +175,7 @@ class BirdtuiApp(App):
                 f"run {message.run_id}: skipped {len(message.bad_lines)} invalid line(s) of metrics.jsonl, first at line {line_number}",
                 severity="warning",
             )
-        # A log read at start holds history: only changes seen live are news.
+        # The first read of a log contains history, so only changes seen live are announced.
         if not message.backlog:
             for change in lr_changes:
                 self.notify(format_lr_change(f"run {message.run_id}", change), title="LR change")

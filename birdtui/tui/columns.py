@@ -38,8 +38,9 @@ STATUS_STYLES = {
 
 @dataclass
 class RowContext:
-    """What a cell needs besides its own row: the ranks across runs and the overlay marks."""
+    """The data of one table sync that cells need besides their own row."""
 
+    # Run key -> (rank, runs compared) at equal epoch, from `rank_at_equal_epoch`.
     ranks: dict[str, tuple[int, int]]
     # Runs marked for overlay on the plot.
     overlays: set[str] = field(default_factory=set)

@@ -22,7 +22,7 @@ class ExperimentsLoaded(Message):
 
 
 class ExperimentsInvalid(Message):
-    """The experiments file could not be read; the error says where and how to fix it."""
+    """The experiments file could not be read; the error names the place and the fix."""
 
     def __init__(self, error: BirdtuiError) -> None:
         super().__init__()
@@ -50,8 +50,8 @@ class RunRemoved(Message):
 class RunRecords(Message):
     """New metrics records of one run.
 
-    `reset` says the log was replaced, so earlier records are void. `backlog`
-    marks the first read of a log, which holds history rather than news.
+    `reset` is True when the log was replaced, so earlier records are void.
+    `backlog` marks the first read of a log, which contains history rather than news.
     """
 
     def __init__(

@@ -1,4 +1,4 @@
-"""What the UI knows about one table row: a run, or an experiment not launched yet.
+"""The UI's data for one table row: a run, or an experiment not launched yet.
 
 `RunView` pairs a run's state.json and config.json with a `RunSummary`
 that folds its metrics records incrementally. It also keeps each epoch's
@@ -59,7 +59,7 @@ class RunView:
         for record in records:
             self._note_val_acc(record)
         if self.state:
-            # The records may have moved the summary's status past what state.json says.
+            # The records may have moved the summary's status past the status in state.json.
             self.summary.merge_state(RunState.from_dict(self.state))
 
     def _note_val_acc(self, record: dict[str, Any]) -> None:

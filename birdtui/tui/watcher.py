@@ -2,7 +2,7 @@
 
 `RunsWatcher.poll` does one pass and returns the messages it found. The app
 calls it from a thread worker about every half second, so file reads never
-block the UI thread; the messages are handled on the UI thread.
+block the UI thread. The messages are handled on the UI thread.
 
 A pass costs a few `stat` calls when nothing changed: state.json is read
 only when its mtime or size moved, and each metrics.jsonl is tailed from the
@@ -32,7 +32,7 @@ PROCESS_CHECK_EVERY = 4
 
 
 def file_signature(path: Path) -> tuple[int, int, int] | None:
-    """Return what tells that a file changed (mtime, size, inode), or None when it is absent."""
+    """Return the (mtime, size, inode) signature of a file, or None when it is absent."""
     try:
         stat = path.stat()
     except FileNotFoundError:
@@ -61,7 +61,7 @@ class WatchedRun:
 
 
 class RunsWatcher:
-    """Finds what changed in the experiments file and the runs folder since the last poll."""
+    """The change detector for the experiments file and the runs folder, poll by poll."""
 
     def __init__(self, config_path: Path, runs_dir: Path, store: RunStore) -> None:
         self.config_path = Path(config_path)

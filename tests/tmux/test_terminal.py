@@ -125,7 +125,7 @@ def test_keys_drive_launch_sort_kill_export(tmux, experiments, runs_folder, no_c
     tmux.press("main", "S")
     tmux.wait_for_text("main", "status ▼")
 
-    # Kill: k asks first, and only y kills. The cursor stayed on slow-a through the sorts.
+    # Kill: k opens a confirmation, and only y kills. The cursor stayed on slow-a through the sorts.
     tmux.press("main", "k")
     tmux.wait_for_text("main", "Kill run slow-a?")
     tmux.press("main", "y")

@@ -11,7 +11,7 @@ from birdtui.tui.columns import format_number
 from birdtui.tui.widgets.loss_plot import LossPlot
 
 # Long enough for a cold start of torch plus two epochs of 24 images on two
-# busy CPU cores; a run normally finishes in a fraction of it.
+# busy CPU cores. A run normally finishes in a fraction of it.
 RUN_TIMEOUT = 240.0
 
 TINY_EXPERIMENTS = """\
@@ -62,7 +62,7 @@ def test_launch_keys_train_real_runs(tmp_path, tiny_dataset, make_app, waits):
             await pilot.press("l")
             await waits.until(pilot, lambda: status_of("tiny-a") == "✓ finished", timeout=RUN_TIMEOUT, what="tiny-a to finish")
 
-            # The table shows what the log says.
+            # The table shows the values of the log.
             records = read_records(runs_dir / "tiny-a" / "metrics.jsonl")
             epochs = [record for record in records if record["type"] == "epoch"]
             cells = dict(zip(waits.column(app, "name"), zip(waits.column(app, "epoch"), waits.column(app, "best_loss"), waits.column(app, "lr"))))

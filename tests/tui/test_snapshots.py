@@ -38,22 +38,22 @@ def loaded(app: Any, waits: Any, *, select: str | None = None, overlay: str | No
 def test_main_screen_80x24(four_runs, make_app, waits, snap_compare):
     """At 80x24: the table shows all five rows with status words (finished, diverged,
     failed, running, pending), epochs 4/4, 2/4, 1/4, 2/4, -/4, losses, best acc and
-    the live run's rank 2/2; below it the selected r18-base's train loss with an
-    "LR 0.01" drop marker at step 12, and the footer with l, a, k, r, space, s keys."""
+    the live run's rank 2/2. Below it is the selected r18-base's train loss with an
+    "LR 0.01" drop marker at step 12. The footer lists the l, a, k, r, space, s keys."""
     app = make_app(*four_runs)
     assert snap_compare(app, terminal_size=(80, 24), run_before=loaded(app, waits))
 
 
 def test_main_screen_160x48(four_runs, make_app, waits, snap_compare):
-    """At 160x48: every column up to GPU is visible, r34-live is selected (running,
-    elapsed 2:00 and ETA 2:00 from the log times) with r18-base marked "+" as an overlay, and the plot draws
-    both runs' train loss in two colours with a legend naming both."""
+    """At 160x48: every column up to GPU is visible. r34-live is selected (running,
+    elapsed 2:00 and ETA 2:00 from the log times) and r18-base is marked "+" as an
+    overlay. The plot draws both runs' train loss in two colours with a legend naming both."""
     app = make_app(*four_runs)
     assert snap_compare(app, terminal_size=(160, 48), run_before=loaded(app, waits, select="r34-live", overlay="r18-base"))
 
 
 def test_diverged_run_selected(four_runs, make_app, waits, snap_compare):
-    """At 80x24 with r18-hot selected: its row says "! diverged" with NaN as last loss,
+    """At 80x24 with r18-hot selected: its row shows "! diverged" with NaN as last loss,
     the bar under the table reads "r18-hot: diverged", and the plot shows its loss up
     to the NaN with the divergence marked."""
     app = make_app(*four_runs)
@@ -61,8 +61,8 @@ def test_diverged_run_selected(four_runs, make_app, waits, snap_compare):
 
 
 def test_kill_confirmation_dialog(four_runs, make_app, waits, snap_compare):
-    """At 80x24 after `k` on r34-live: a dialog "Kill run r34-live?" that says what
-    kill does and that y kills while n or escape keeps it running."""
+    """At 80x24 after `k` on r34-live: a dialog "Kill run r34-live?" that explains
+    what kill does and that y kills while n or escape keeps it running."""
     app = make_app(*four_runs)
     assert snap_compare(app, terminal_size=(80, 24), run_before=loaded(app, waits, select="r34-live", keys=("k",)))
 

@@ -67,7 +67,7 @@ class RunsTable(DataTable):
 
     def _apply_sort(self, views: list[RunView], context: RowContext, selected: str | None) -> None:
         order = {key: index for index, key in enumerate(sort_order(views, self.sort_key, self.sort_reverse, context))}
-        # The name column holds the row key, so the key function can look the position up.
+        # The name column contains the row key, so the key function can look the position up.
         self.sort("name", key=lambda name: order.get(str(name), len(order)))
         if selected is not None:
             self.select(selected)
