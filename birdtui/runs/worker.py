@@ -3,7 +3,7 @@
 The worker command is `python -m birdtui.train RUN_DIR [--resume]`. Tests and
 other trainers replace its first part with the environment variable
 `BIRDTUI_WORKER_COMMAND`, a JSON list of arguments such as
-`["python", "fake_trainer.py"]`; the run folder and `--resume` are appended.
+`["python", "fake_trainer.py"]`. The run folder and `--resume` are appended to it.
 """
 
 from __future__ import annotations

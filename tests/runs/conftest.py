@@ -30,7 +30,7 @@ from birdtui.runs.store import RunStore
 FAKE_TRAINER = Path(__file__).with_name("fake_trainer.py")
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
+def wait_for(condition: Callable[[], Any], timeout: float = 15.0, description: str = "condition") -> Any:
     """Poll `condition` until it returns a truthy value; fail the test at the deadline."""
     deadline = time.monotonic() + timeout
     while True:
@@ -38,7 +38,7 @@ def wait_for(condition: Callable[[], Any], timeout: float = 15.0, what: str = "c
         if value:
             return value
         if time.monotonic() >= deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+            pytest.fail(f"timed out after {timeout} s waiting for {description}")
         time.sleep(0.05)
 
 
@@ -81,8 +81,8 @@ class RunsFolder:
     def events(self, run_id: str) -> list[dict[str, Any]]:
         return read_events(self.root / run_id)
 
-    def wait_for(self, condition: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
-        return wait_for(condition, timeout, what)
+    def wait_for(self, condition: Callable[[], Any], timeout: float = 15.0, description: str = "condition") -> Any:
+        return wait_for(condition, timeout, description)
 
     def status(self, run_id: str) -> str:
         return self.store.get(run_id).status

@@ -107,7 +107,7 @@ def test_exit_codes(runs, config, args, code, message):
 def test_kill_and_resume_commands(runs, config):
     runs.plan(**{"r18-base": {"seconds": 60}})
     runs.cli("launch", "r18-base", "--config", str(config))
-    runs.wait_for(lambda: runs.events("r18-base"), what="trainer start")
+    runs.wait_for(lambda: runs.events("r18-base"), description="trainer start")
 
     killed = runs.cli("kill", "r18-base", "--grace", "5", "--config", str(config))
     assert killed.returncode == 0, killed.stderr
@@ -134,7 +134,7 @@ def test_launch_all_resume(runs, config, tmp_path):
     runs.plan(**{"r18-base": {"seconds": 60}, "r18-long": {"seconds": 0.2}, "r50": {"seconds": 0.2}})
     runs.cli("launch", "r18-base", "r18-long", "--config", str(config))
     runs.wait_status("r18-long", "finished")
-    runs.wait_for(lambda: runs.events("r18-base"), what="trainer start")
+    runs.wait_for(lambda: runs.events("r18-base"), description="trainer start")
     runs.cli("kill", "r18-base", "--config", str(config))
     runs.plan(**{"r18-base": {"seconds": 0.2}, "r50": {"seconds": 0.2}})
 

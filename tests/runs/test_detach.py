@@ -21,7 +21,7 @@ def read_until(fd: int, marker: bytes, runs) -> bytes:
         output += os.read(fd, 1024)
         return marker in output
 
-    runs.wait_for(marker_seen, what=f"{marker!r} on the pty")
+    runs.wait_for(marker_seen, description=f"{marker!r} on the pty")
     return output
 
 

@@ -18,14 +18,14 @@ from birdtui.runs.state import RUNNING, RunState, write_state
 def running_pid(runs, run_id: str) -> int:
     runs.wait_status(run_id, RUNNING)
     # Wait for the workers too: the trainer forks them right after it starts.
-    return runs.wait_for(lambda: runs.events(run_id) and runs.store.get(run_id).state.pid, what="trainer start")
+    return runs.wait_for(lambda: runs.events(run_id) and runs.store.get(run_id).state.pid, description="trainer start")
 
 
 def test_kill_stops_group_that_ignores_sigterm(runs):
     runs.plan(stubborn={"seconds": 60, "workers": 2, "ignore_term": True})
     launch(runs.store, runs.config("stubborn"))
     pgid = running_pid(runs, "stubborn")
-    runs.wait_for(lambda: len(group_members(pgid)) == 3, what="trainer and 2 workers in the group")
+    runs.wait_for(lambda: len(group_members(pgid)) == 3, description="trainer and 2 workers in the group")
 
     started = time.monotonic()
     kill(runs.store, "stubborn", grace=0.5)
@@ -45,7 +45,7 @@ def test_kill_records_exit_code_after_sigterm(runs):
     kill(runs.store, "polite", grace=10.0)
 
     assert group_members(pgid) == []
-    state = runs.wait_for(lambda: (s := runs.store.get("polite").state).exit_code is not None and s, what="exit code")
+    state = runs.wait_for(lambda: (s := runs.store.get("polite").state).exit_code is not None and s, description="exit code")
     assert state.status == "killed"
     # The fake trainer exits with 143 from its SIGTERM handler.
     assert state.exit_code == 143

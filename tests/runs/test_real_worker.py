@@ -23,11 +23,11 @@ def test_kill_real_worker_with_dataloader_workers(runs, tiny_dataset, monkeypatc
     runs.wait_for(
         lambda: any(record["type"] == "step" for record in read_records(metrics)),
         timeout=90,
-        what="the first step record of the real worker",
+        description="the first step record of the real worker",
     )
     pgid = runs.store.get("real").state.pid
     # The trainer and its two DataLoader workers share the trainer's process group.
-    runs.wait_for(lambda: len(group_members(pgid)) >= 3, what="DataLoader workers")
+    runs.wait_for(lambda: len(group_members(pgid)) >= 3, description="DataLoader workers")
 
     kill(runs.store, "real", grace=10.0)
 

@@ -126,7 +126,7 @@ def test_resume_requeues_killed_run(runs):
     runs.plan(again={"seconds": 60})
     launch(runs.store, runs.config("again"))
     runs.wait_status("again", RUNNING)
-    runs.wait_for(lambda: runs.events("again"), what="trainer start")
+    runs.wait_for(lambda: runs.events("again"), description="trainer start")
 
     kill(runs.store, "again", grace=5.0)
     runs.plan(again={"seconds": 0.2})

@@ -64,7 +64,7 @@ def test_second_supervisor_exits_on_lock(runs):
 
     first = subprocess.Popen(command)
     second = subprocess.Popen(command)
-    runs.wait_for(lambda: first.poll() is not None or second.poll() is not None, what="one supervisor to exit")
+    runs.wait_for(lambda: first.poll() is not None or second.poll() is not None, description="one supervisor to exit")
 
     # One exited at once because of the lock while the other still runs the 2 s run.
     survivor = second if first.poll() is not None else first
@@ -129,11 +129,11 @@ def is_dead(pid: int) -> bool:
 def test_new_supervisor_adopts_orphaned_run(runs):
     runs.plan(orphan={"seconds": 2.0}, waiting={"seconds": 0.3})
     launch(runs.store, runs.config("orphan"))
-    runs.wait_for(lambda: runs.events("orphan"), what="trainer start")
+    runs.wait_for(lambda: runs.events("orphan"), description="trainer start")
     old = json.loads((runs.root / "supervisor.json").read_text())
     os.kill(old["pid"], signal.SIGKILL)
     # This test process started the supervisor, so it stays a zombie until reaped.
-    runs.wait_for(lambda: is_dead(old["pid"]), what="old supervisor to die")
+    runs.wait_for(lambda: is_dead(old["pid"]), description="old supervisor to die")
 
     # This launch starts a new supervisor, which finds the orphan in the only slot.
     launch(runs.store, runs.config("waiting"))
@@ -157,7 +157,7 @@ def test_unreadable_folder_logged_once(runs):
     launch(runs.store, runs.config("slow"))
 
     runs.wait_status("slow", "finished")
-    runs.wait_for(lambda: "supervisor exiting" in (runs.root / "supervisor.log").read_text(), what="supervisor exit")
+    runs.wait_for(lambda: "supervisor exiting" in (runs.root / "supervisor.log").read_text(), description="supervisor exit")
     log_text = (runs.root / "supervisor.log").read_text()
     assert log_text.count("skipping run folder") == 1
     assert f"{broken}/state.json: invalid run state" in log_text
