@@ -91,3 +91,55 @@ def test_launch_keys_train_real_runs(tmp_path, tiny_dataset, make_app, waits):
             assert sorted(path.name for path in runs_dir.iterdir() if (path / "state.json").exists()) == ["tiny-a", "tiny-b"]
 
     asyncio.run(scenario())
+
+
+KILL_RESUME_EXPERIMENTS = """\
+[defaults]
+model = "resnet18"
+epochs = 4
+device = "cpu"
+log_every = 1
+
+[defaults.data]
+root = "{root}"
+image_size = 32
+batch_size = 8
+
+[[experiments]]
+name = "tiny-long"
+"""
+
+
+def test_kill_and_resume_keys_on_real_run(tmp_path, tiny_dataset, make_app, waits):
+    config_path = tmp_path / "experiments.toml"
+    config_path.write_text(KILL_RESUME_EXPERIMENTS.format(root=tiny_dataset / "train"))
+    runs_dir = tmp_path / "runs"
+    app = make_app(config_path, runs_dir)
+
+    def cells() -> tuple[str, str]:
+        return waits.column(app, "status")[0], waits.column(app, "epoch")[0]
+
+    def epochs_done() -> int:
+        return int(cells()[1].split("/")[0])
+
+    async def scenario() -> None:
+        async with app.run_test(size=(160, 40)) as pilot:
+            await waits.until(pilot, lambda: waits.column(app, "name") == ["tiny-long"], what="the pending row")
+            await pilot.press("l")
+            await waits.until(pilot, lambda: cells()[0] == "▶ running" and epochs_done() >= 1, timeout=RUN_TIMEOUT, what="a finished epoch")
+
+            await pilot.press("k", "y")
+            await waits.until(pilot, lambda: cells()[0] == "■ killed", timeout=RUN_TIMEOUT, what="the kill")
+            killed_at = epochs_done()
+            assert killed_at < 4
+
+            await pilot.press("r")
+            await waits.until(pilot, lambda: cells()[0] == "✓ finished", timeout=RUN_TIMEOUT, what="the resumed run to finish")
+            assert cells()[1] == "4/4"
+
+            # The resumed worker started at the epoch after its last checkpoint, not at 0.
+            starts = [record for record in read_records(runs_dir / "tiny-long" / "metrics.jsonl") if record["type"] == "start"]
+            assert len(starts) == 2
+            assert starts[1]["resumed_from"]["epoch"] >= 1
+
+    asyncio.run(scenario())
