@@ -11,12 +11,12 @@ from birdtui.errors import ConfigError
 
 @dataclass
 class Precision:
-    """How the training step runs on a device: autocast dtype and loss scaling."""
+    """Autocast dtype, loss scaling and memory format of the training step on one device."""
 
     device: torch.device
     # None runs in fp32 with autocast disabled.
     autocast_dtype: torch.dtype | None
-    # fp16 needs loss scaling to keep small gradients from underflowing; bf16 and fp32 do not.
+    # fp16 needs loss scaling to keep small gradients from underflowing, but bf16 and fp32 do not.
     use_grad_scaler: bool
     channels_last: bool
 

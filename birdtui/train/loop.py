@@ -26,7 +26,7 @@ from birdtui.train.signals import StopFlag
 
 @dataclass
 class Progress:
-    """Where the run stands, kept current step by step for the end record whatever stops it."""
+    """The run's current epoch, step and best validation accuracy, updated after every step for the end record."""
 
     epoch: int = 0
     step: int = 0
@@ -57,6 +57,7 @@ class EpochTrainResult:
     images: int
     seconds: float
     diverged: bool
+    last_lr: float  # the LR of the epoch's last step, because per-step schedules have already moved on
 
 
 @dataclass
@@ -116,6 +117,7 @@ def train_one_epoch(trainer: Trainer, loader: DataLoader, epoch: int) -> EpochTr
     epoch_correct = torch.zeros((), dtype=torch.long, device=device)
     images_seen = 0
     progress = trainer.progress
+    lr = trainer.controller.lr
     started = time.perf_counter()
 
     for index, (images, labels) in enumerate(loader):
@@ -143,14 +145,16 @@ def train_one_epoch(trainer: Trainer, loader: DataLoader, epoch: int) -> EpochTr
             window_loss.zero_()
             window_steps = 0
             if not math.isfinite(mean_loss):
-                return EpochTrainResult(mean_loss, math.nan, images_seen, time.perf_counter() - started, diverged=True)
+                # NOTE: with fp16 AMP a forward overflow in one step also ends the run here, although
+                # GradScaler would skip that step. This path has not run on a GPU.
+                return EpochTrainResult(mean_loss, math.nan, images_seen, time.perf_counter() - started, True, lr)
 
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - started
     train_loss = epoch_loss.item() / max(images_seen, 1)
     train_acc = epoch_correct.item() / max(images_seen, 1)
-    return EpochTrainResult(train_loss, train_acc, images_seen, seconds, diverged=not math.isfinite(train_loss))
+    return EpochTrainResult(train_loss, train_acc, images_seen, seconds, not math.isfinite(train_loss), lr)
 
 
 @torch.inference_mode()

@@ -25,7 +25,7 @@ def build_model(name: str, num_classes: int) -> nn.Module:
             key="model",
             fix=f"use one of {resnets} or another name from torchvision.models.list_models()",
         )
-    # weights=None: nothing is downloaded; pretrained weights come from a local file instead.
+    # weights=None downloads nothing. Pretrained weights come from a local file instead.
     return torchvision.models.get_model(name, weights=None, num_classes=num_classes)
 
 
@@ -41,7 +41,7 @@ def load_pretrained(model: nn.Module, path: str) -> list[str]:
     """Load weights from a local .pth state dict, skipping a classifier head of another size.
 
     Returns the keys that were skipped. Raises CheckpointError when the file is
-    missing, unreadable or holds weights for a different architecture.
+    missing, unreadable or contains weights of a different architecture.
     """
     file = Path(path)
     if not file.is_file():
@@ -54,7 +54,7 @@ def load_pretrained(model: nn.Module, path: str) -> list[str]:
     # A birdtui checkpoint stores the state dict under "model"; a plain .pth is the state dict itself.
     state = loaded.get("model", loaded) if isinstance(loaded, dict) else None
     if not isinstance(state, dict):
-        raise CheckpointError(f"{file} does not hold a state dict (found {type(loaded).__name__})")
+        raise CheckpointError(f"{file} does not contain a state dict (found {type(loaded).__name__})")
     state = {strip_wrapper_prefix(key): value for key, value in state.items()}
 
     head = final_layer_name(model) + "."

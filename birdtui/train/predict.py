@@ -1,10 +1,10 @@
 """`birdtui predict`: label a folder of images with a run's best checkpoint.
 
-The CSV has a `path,class` header and one row per image in the Kaggle
-submission format: `path` is the images folder's name and the file name
-(`test/0001.jpg` for `DIR=.../test` holding `test/0/0001.jpg`), and `class`
-is the original class id of the predicted label (the folder name, or its
-integer for integer-named class folders).
+The CSV has a `path,class` header and one row per image, in the format of
+Kaggle's bird-species submissions. `path` is the images folder's name and the
+file name, so `DIR=.../test` containing `test/0/0001.jpg` gives `test/0001.jpg`.
+`class` is the original class id of the predicted label: the class folder's
+name, or its integer for integer-named class folders.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The training worker: set up a run, train it epoch by epoch, and always end the log.
 
 Whatever happens, the worker's last metrics record is an `end` record whose
-status says how the run ended: finished, killed (SIGTERM or SIGINT), diverged
+status records how the run ended: finished, killed (SIGTERM or SIGINT), diverged
 (non-finite training loss) or failed (any error, with its text).
 """
 
@@ -186,7 +186,7 @@ def train_and_checkpoint_epoch(session: Session, epoch: int, progress: Progress)
     epoch_started = time.perf_counter()
 
     write_lr_changes(writer, trainer.controller.begin_epoch(epoch), epoch, progress.step, float(epoch))
-    # The shuffle order depends on seed and epoch only, so a resumed run sees the same batches.
+    # The shuffle order depends on seed and epoch only, so a resumed run trains on the same batches.
     session.train_loader.set_epoch(epoch)
     result = train_one_epoch(trainer, session.train_loader, epoch)
     if result.diverged:
@@ -198,7 +198,7 @@ def train_and_checkpoint_epoch(session: Session, epoch: int, progress: Progress)
         "epoch", epoch=epoch, step=progress.step,
         train_loss=result.train_loss, train_acc=result.train_acc,
         val_loss=evaluation.loss, val_acc=evaluation.acc, val_top5=evaluation.top5,
-        lr=trainer.controller.lr,
+        lr=result.last_lr,
         seconds=time.perf_counter() - epoch_started,
         images_per_sec=result.images / result.seconds if result.seconds > 0 else None,
     )
