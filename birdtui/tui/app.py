@@ -46,9 +46,13 @@ class BirdtuiApp(App):
     # Absolute, because Textual resolves a relative path next to the file of a subclass.
     CSS_PATH = Path(__file__).parent / "app.tcss"
     TITLE = "birdtui"
+    # The help screen lists every action, and the footer needs the room.
+    ENABLE_COMMAND_PALETTE = False
 
     # The tooltip is the longer text that the help screen lists.
+    # Help comes first so that the footer shows it even at 80 columns.
     BINDINGS = [
+        Binding("question_mark", "help", "Help", tooltip="Show this list of keys"),
         Binding("l", "launch", "Launch", tooltip="Launch the selected experiment (a new attempt if it ran before)"),
         Binding("a", "launch_all", "Launch all", tooltip="Launch every experiment that has no run yet"),
         Binding("k", "kill", "Kill", tooltip="Kill the selected run, after a y to confirm"),
@@ -64,7 +68,6 @@ class BirdtuiApp(App):
         Binding("m", "smoothing_kind", "Smoothing kind", show=False, tooltip="Switch smoothing: none, moving average, EMA"),
         Binding("d", "details", "Details", tooltip="Config, diff, checkpoints and stderr of the selected run"),
         Binding("e", "export", "Export", tooltip="Write results.md beside the experiments file"),
-        Binding("question_mark", "help", "Help", tooltip="Show this list of keys"),
         Binding("q", "quit", "Quit", tooltip="Quit; runs keep going in the background"),
     ]
 
@@ -96,7 +99,7 @@ class BirdtuiApp(App):
         yield Static(id="config-error")
         yield Static(id="selection")
         yield LossPlot(id="plot")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(RunsTable).focus()
