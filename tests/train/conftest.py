@@ -56,10 +56,14 @@ class WorkerProcesses:
     def __init__(self) -> None:
         self.processes: list[subprocess.Popen] = []
 
-    def start(self, run_dir: Path, *args: str) -> subprocess.Popen:
+    def start(self, run_dir: Path, *args: str, new_session: bool = False) -> subprocess.Popen:
+        """Start a worker; `new_session` gives it its own process group, as the supervisor does."""
         # The child keeps its own copies of the log file descriptors, so ours can close at once.
         with open(run_dir / "stdout.log", "ab") as stdout, open(run_dir / "stderr.log", "ab") as stderr:
-            process = subprocess.Popen([sys.executable, "-m", "birdtui.train", str(run_dir), *args], stdout=stdout, stderr=stderr)
+            process = subprocess.Popen(
+                [sys.executable, "-m", "birdtui.train", str(run_dir), *args],
+                stdout=stdout, stderr=stderr, start_new_session=new_session,
+            )
         self.processes.append(process)
         return process
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
@@ -61,3 +62,17 @@ def wait_until_catching(pid: int, signal_number: int, timeout: float = 30) -> No
                 return
         time.sleep(0.005)
     pytest.fail(f"process {pid} installed no handler for signal {signal_number} within {timeout} s")
+
+
+def test_signal_to_group_with_loader_workers(make_run, workers):
+    # A kill of the whole process group also reaches the DataLoader worker processes.
+    run_dir = make_run(epochs=ENDLESS_EPOCHS, **{"data.workers": 1})
+    process = workers.start(run_dir, new_session=True)
+    workers.wait_for_record(run_dir, lambda r: r["type"] == "step" and r["step"] >= 2)
+
+    os.killpg(process.pid, signal.SIGTERM)
+
+    assert process.wait(timeout=10) == 143, workers.stderr(run_dir)
+    end = read_records(run_dir / "metrics.jsonl")[-1]
+    assert end["type"] == "end"
+    assert end["status"] == "killed"
