@@ -13,14 +13,14 @@ from birdtui.train.worker import run_worker
 
 def replayed_log(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Apply the readers' resume rule: a resumed start drops the records of its epoch and later ones."""
-    kept: list[dict[str, Any]] = []
+    surviving: list[dict[str, Any]] = []
     for record in records:
         resumed = record["type"] == "start" and record["resumed_from"]
         if resumed:
             first_epoch = record["resumed_from"]["epoch"]
-            kept = [r for r in kept if r["type"] != "end" and r.get("epoch", -1) < first_epoch]
-        kept.append(record)
-    return kept
+            surviving = [r for r in surviving if r["type"] != "end" and r.get("epoch", -1) < first_epoch]
+        surviving.append(record)
+    return surviving
 
 
 def trajectory(records: list[dict[str, Any]]) -> dict[str, list[tuple]]:
@@ -39,8 +39,10 @@ def trajectory(records: list[dict[str, Any]]) -> dict[str, list[tuple]]:
 
 
 def interrupt_resume_and_compare(interrupted: Path, uninterrupted: Path, workers, kill_after_epoch: int) -> list[dict[str, Any]]:
-    """Kill a run once the checkpoint of `kill_after_epoch` is logged, resume it, and compare it with
-    an uninterrupted run of the same config; return the interrupted run's log."""
+    """Kill a run after its checkpoint of `kill_after_epoch`, resume it, and compare it with an uninterrupted run.
+
+    Returns the interrupted run's log.
+    """
     process = workers.start(interrupted)
     workers.wait_for_record(interrupted, lambda r: r["type"] == "checkpoint" and r["epoch"] == kill_after_epoch)
     process.send_signal(signal.SIGTERM)
