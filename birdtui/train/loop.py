@@ -96,7 +96,7 @@ def train_step(trainer: Trainer, images: torch.Tensor, labels: torch.Tensor) -> 
 def write_lr_changes(
     writer: MetricsWriter, changes: list[LRChange], epoch: int, steps_done: int, epoch_progress: float
 ) -> None:
-    """Log LR changes; `step` counts the steps done before the new LR is first used."""
+    """Log LR changes at `epoch_progress`, where the new LR is first used, after `steps_done` steps."""
     for change in changes:
         writer.write(
             "lr", epoch=epoch, step=steps_done, epoch_progress=epoch_progress,

@@ -206,8 +206,10 @@ def train_and_checkpoint_epoch(session: Session, epoch: int, progress: Progress)
     metrics = {"train_loss": result.train_loss, "train_acc": result.train_acc}
     if evaluation.loss is not None:
         metrics.update(val_loss=evaluation.loss, val_acc=evaluation.acc)
-    # An LR decided at the end of this epoch is first used in the next one.
-    write_lr_changes(writer, trainer.controller.end_epoch(epoch, metrics), epoch + 1, progress.step, float(epoch + 1))
+    # An LR decided at the end of this epoch is first used in the next one. The record keeps this
+    # epoch's number because the checkpoint below contains the decision: a run resumed from it does
+    # not make the decision again, so readers must not drop the record with the replayed epochs.
+    write_lr_changes(writer, trainer.controller.end_epoch(epoch, metrics), epoch, progress.step, float(epoch + 1))
 
     is_best = evaluation.acc is None or progress.best_val_acc is None or evaluation.acc > progress.best_val_acc
     if is_best and evaluation.acc is not None:
