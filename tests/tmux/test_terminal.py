@@ -45,15 +45,20 @@ def epochs_done(row: str) -> int | None:
 
 def test_ui_shows_table_and_plot(tmux, experiments):
     tmux.open_ui("main", experiments)
-    screen = tmux.wait_for_text("main", "· pending")
+    # The table, the plot pane and the footer come up one after another.
+    screen = tmux.wait_for(
+        "main",
+        lambda text: "· pending" in tmux.row_of(text, "slow-b") and "No run" in text and "Launch" in text.splitlines()[-1],
+        "the table, the plot pane and the footer",
+    )
 
     assert "run" in screen.splitlines()[0]
     assert "status" in screen.splitlines()[0]
     for name in ("quick", "slow-a", "slow-b"):
         assert "· pending" in tmux.row_of(screen, name), name
     # The plot pane explains itself while the selected row has no run.
-    assert "No run" in screen or "no data" in screen.lower()
-    assert "Launch" in screen.splitlines()[-1]
+    assert "No run" in screen
+    assert "? Help" in screen.splitlines()[-1]
 
 
 def test_run_outlives_ui_and_shows_finished(tmux, experiments, runs_folder):
