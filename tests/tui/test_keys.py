@@ -318,3 +318,42 @@ def test_live_records_update_rows_in_place(four_runs, make_app, waits):
         assert ("information", "run r34-live: LR 0.1 -> 0.01 at epoch 3 (schedule)") in app.notified
 
     drive(app, waits, scenario)
+
+
+def test_missing_experiments_file_shows_error(tmp_path, make_app):
+    app = make_app(tmp_path / "nowhere.toml")
+
+    async def scenario():
+        async with app.run_test(size=(100, 30)) as pilot:
+            panel = app.query_one("#config-error")
+            while not panel.has_class("-visible"):
+                await pilot.pause(0.05)
+            text = str(panel.render())
+            assert "nowhere.toml" in text
+            assert "experiments file not found" in text
+            assert app.query_one("#runs").row_count == 0
+
+            # Keys that need a row say so instead of failing.
+            await pilot.press("l", "k", "d")
+            assert any("Nothing to launch" in message for _, message in app.notified)
+
+    asyncio.run(asyncio.wait_for(scenario(), timeout=30))
+
+
+def test_invalid_log_line_is_reported(four_runs, make_app, waits):
+    config_path, runs_dir = four_runs
+    app = make_app(config_path, runs_dir)
+
+    async def scenario(pilot):
+        with open(runs_dir / "r34-live" / "metrics.jsonl", "a") as handle:
+            handle.write("{not json\n")
+        await waits.until(
+            pilot,
+            lambda: any(severity == "warning" and "r34-live" in message for severity, message in app.notified),
+            what="the warning",
+        )
+        warning = next(message for _, message in app.notified if "r34-live" in message)
+        assert "skipped 1 invalid line(s) of metrics.jsonl" in warning
+        assert "2/4" in waits.column(app, "epoch")
+
+    drive(app, waits, scenario)
