@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from birdtui.export.formats import describe_schedule
 from birdtui.tui.model import RunView
 
 # Symbol and word for each status; the word alone must carry it without colour.
@@ -86,27 +87,6 @@ def format_duration(seconds: Any) -> str:
     return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
 
 
-def describe_schedule(config: dict[str, Any]) -> str | None:
-    """Write a schedule as a few characters, such as `pw 0.01>0.001@3`."""
-    schedule = config.get("schedule")
-    if not schedule:
-        return None
-    kind = schedule.get("type", "constant")
-    lr = config.get("optim", {}).get("lr")
-    if kind == "piecewise" and schedule.get("lr_by_epoch"):
-        table = sorted((int(epoch), value) for epoch, value in schedule["lr_by_epoch"].items())
-        text = "pw " + ">".join(f"{value:g}" + (f"@{epoch}" if epoch else "") for epoch, value in table)
-    elif kind == "step":
-        text = f"step {lr:g}x{schedule.get('gamma', 0.1):g}/{schedule.get('step_size')}"
-    elif kind == "plateau":
-        text = f"plateau {lr:g} p{schedule.get('patience')}"
-    else:
-        text = f"{kind} {lr:g}" if lr is not None else kind
-    if schedule.get("warmup_epochs"):
-        text += f" wu{schedule['warmup_epochs']}"
-    return text
-
-
 # Short names of the augmentation options that are on, such as `hflip.5 jit.5`.
 AUGMENT_NAMES = (("hflip", "hflip"), ("vflip", "vflip"), ("jitter", "jit"), ("invert", "inv"))
 
@@ -146,7 +126,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("elapsed", "elapsed", lambda view, _: view.elapsed, format_duration),
     Column("speed", "img/s", lambda view, _: view.summary.images_per_sec, lambda value: format_number(value, 3)),
     Column("model", "model", lambda view, _: view.config.get("model"), lambda value: value or "-"),
-    Column("schedule", "schedule", lambda view, _: describe_schedule(view.config), lambda value: value or "-"),
+    Column("schedule", "schedule", lambda view, _: describe_schedule(view.config.get("schedule")), lambda value: value or "-"),
     Column("augment", "augment", lambda view, _: describe_augment(view.config), lambda value: value or "-"),
     Column("gpu", "gpu", lambda view, _: view.gpu, lambda value: value or "-"),
 )

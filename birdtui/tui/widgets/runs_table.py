@@ -11,7 +11,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
-from birdtui.tui.columns import COLUMN_KEYS, COLUMNS, STATUS_STYLES, RowContext, cell_texts, sort_order
+from birdtui.tui.columns import COLUMN_KEYS, COLUMNS, COLUMNS_BY_KEY, STATUS_STYLES, RowContext, cell_texts, sort_order
 from birdtui.tui.model import RunView
 
 
@@ -61,8 +61,8 @@ class RunsTable(DataTable):
     def set_sort(self, column_key: str, reverse: bool, views: list[RunView], context: RowContext) -> None:
         previous = self.sort_key
         self.sort_key, self.sort_reverse = column_key, reverse
-        self.columns[previous].label = self._header(previous, self._label(previous))
-        self.columns[column_key].label = self._header(column_key, self._label(column_key))
+        self.columns[previous].label = self._header(previous, COLUMNS_BY_KEY[previous].label)
+        self.columns[column_key].label = self._header(column_key, COLUMNS_BY_KEY[column_key].label)
         self._apply_sort(views, context, self.selected_key)
 
     def _apply_sort(self, views: list[RunView], context: RowContext, selected: str | None) -> None:
@@ -86,9 +86,6 @@ class RunsTable(DataTable):
             status = texts["status"].split(" ", 1)[-1]
             return Text(texts["status"], style=STATUS_STYLES.get(status, ""))
         return texts[column_key]
-
-    def _label(self, column_key: str) -> str:
-        return next(column.label for column in COLUMNS if column.key == column_key)
 
     def _header(self, column_key: str, label: str) -> Text:
         if column_key != self.sort_key:
