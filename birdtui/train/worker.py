@@ -1,12 +1,14 @@
 """The training worker: set up a run, train it epoch by epoch, and always end the log.
 
-Whatever happens, the worker's last metrics record is an `end` record whose
+Unless the process dies without running Python code again (SIGKILL, a crash
+in native code, a power loss), its last metrics record is an `end` record whose
 status records how the run ended: finished, killed (SIGTERM or SIGINT), diverged
 (non-finite training loss) or failed (any error, with its text).
 """
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import sys
@@ -58,6 +60,7 @@ def run_worker(run_dir: str | Path, resume: bool = False, stop: StopFlag | None 
     progress = Progress()
 
     with MetricsWriter(run_dir / METRICS_NAME) as writer:
+        stop.abandon = lambda signal_number: abandon_run(writer, progress, signal_number)
         status, error, exit_code = "finished", None, 0
         try:
             status = train_run(config, run_dir, resume, writer, stop, progress)
@@ -65,11 +68,25 @@ def run_worker(run_dir: str | Path, resume: bool = False, stop: StopFlag | None 
             status, exit_code = "killed", 128 + (stop.signal_number or signal.SIGTERM)
         except Exception as caught:  # every failure must still end the log, then exit non-zero
             status, error, exit_code = describe_failure(caught, stop)
-        writer.write(
-            "end", status=status, epoch=progress.epoch, step=progress.step,
-            error=error, best_val_acc=progress.best_val_acc,
-        )
+        stop.disarm()
+        write_end_record(writer, progress, status, error)
     return exit_code
+
+
+def write_end_record(writer: MetricsWriter, progress: Progress, status: str, error: str | None) -> None:
+    writer.write("end", status=status, epoch=progress.epoch, step=progress.step, error=error, best_val_acc=progress.best_val_acc)
+
+
+def abandon_run(writer: MetricsWriter, progress: Progress, signal_number: int) -> None:
+    """End the log as killed and exit at once, without finishing the current step.
+
+    Signal handlers run between Python bytecodes, so this never interrupts a
+    half-written metrics record. A checkpoint being written is left as a
+    temp file that resume ignores, while the previous checkpoints stay whole.
+    """
+    write_end_record(writer, progress, "killed", None)
+    sys.stderr.flush()
+    os._exit(128 + signal_number)
 
 
 def describe_failure(error: Exception, stop: StopFlag) -> tuple[str, str | None, int]:

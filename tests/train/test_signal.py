@@ -76,3 +76,21 @@ def test_signal_to_group_with_loader_workers(make_run, workers):
     end = read_records(run_dir / "metrics.jsonl")[-1]
     assert end["type"] == "end"
     assert end["status"] == "killed"
+
+
+def test_signal_abandons_slow_step(make_run, workers, monkeypatch):
+    # Steps of a few hundred ms against a 1 ms grace period: the worker cannot finish the step in time.
+    monkeypatch.setenv("BIRDTUI_STOP_GRACE_SECONDS", "0.001")
+    run_dir = make_run(epochs=ENDLESS_EPOCHS, **{"data.image_size": 128, "data.batch_size": 16})
+    process = workers.start(run_dir)
+    workers.wait_for_record(run_dir, lambda r: r["type"] == "step" and r["step"] >= 1)
+
+    process.send_signal(signal.SIGTERM)
+
+    assert process.wait(timeout=10) == 143, workers.stderr(run_dir)
+    records = read_records(run_dir / "metrics.jsonl")
+    end = records[-1]
+    assert end["type"] == "end"
+    assert end["status"] == "killed"
+    assert [r["type"] for r in records].count("end") == 1
+    assert "abandoning the step" in workers.stderr(run_dir)
