@@ -1,4 +1,4 @@
-"""The training worker: set up a run, train it epoch by epoch, and always end the log.
+"""The training worker: set up a run, train it epoch by epoch, and end the log with the outcome.
 
 Unless the process dies without running Python code again (SIGKILL, a crash
 in native code, a power loss), its last metrics record is an `end` record whose
