@@ -63,6 +63,14 @@ def resolve_device(name: str) -> torch.device:
     raise ConfigError(f"invalid device {name!r}", key="device", fix='use "auto", "cpu", "cuda" or "cuda:N"')
 
 
+def has_native_bf16(device: torch.device) -> bool:
+    """Return whether the GPU computes in bf16 natively rather than by slower emulation."""
+    if torch.version.hip:
+        return True  # torch.cuda.is_bf16_supported (torch 2.14) treats every ROCm GPU as bf16-capable
+    # Native bf16 arrived with Ampere, compute capability 8.0, as torch.cuda.is_bf16_supported also checks.
+    return torch.cuda.get_device_capability(device)[0] >= 8
+
+
 def choose_precision(device: torch.device, amp: bool, channels_last: bool) -> Precision:
     """Pick AMP on CUDA only: bf16 where the GPU supports it, else fp16 with a grad scaler."""
     if device.type != "cuda":
@@ -70,8 +78,6 @@ def choose_precision(device: torch.device, amp: bool, channels_last: bool) -> Pr
 
     if not amp:
         return Precision(device, None, use_grad_scaler=False, channels_last=channels_last)
-    with torch.cuda.device(device):
-        bf16 = torch.cuda.is_bf16_supported()
-    if bf16:
+    if has_native_bf16(device):
         return Precision(device, torch.bfloat16, use_grad_scaler=False, channels_last=channels_last)
     return Precision(device, torch.float16, use_grad_scaler=True, channels_last=channels_last)

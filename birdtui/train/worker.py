@@ -126,6 +126,9 @@ def set_up(config: ExperimentConfig, run_dir: Path, writer: MetricsWriter, stop:
     """Build data, model, optimizer, LR controller and grad scaler for a fresh start at epoch 0."""
     seed_everything(config.seed)
     device = resolve_device(config.device)
+    if device.type == "cuda":
+        # Make cuda:N the current device, so that nothing allocates a context on GPU 0 by default.
+        torch.cuda.set_device(device)
     precision = choose_precision(device, config.amp, config.channels_last)
 
     bundle = build_data(config)
