@@ -8,8 +8,11 @@ import torchvision
 
 from birdtui.config import OptimConfig
 from birdtui.errors import CheckpointError, ConfigError
+from birdtui.metrics import read_records
 from birdtui.train.device import choose_precision, resolve_device
 from birdtui.train.model import build_model, build_optimizer, load_pretrained
+from birdtui.train.signals import StopFlag
+from birdtui.train.worker import run_worker
 
 
 @pytest.mark.parametrize("name", ["resnet18", "resnet34", "resnet50"])
@@ -101,3 +104,19 @@ def test_model_cpu_precision_is_fp32():
     assert precision.name == "fp32"
     assert precision.channels_last is False
     assert precision.grad_scaler().is_enabled() is False
+
+
+def test_model_pretrained_in_worker_run(make_run, tmp_path, capsys):
+    weights = tmp_path / "imagenet.pth"
+    torch.save(torchvision.models.resnet18(weights=None, num_classes=1000).state_dict(), weights)
+    with_weights = make_run("with-weights", pretrained=str(weights))
+    missing_weights = make_run("missing-weights", pretrained=str(tmp_path / "missing.pth"))
+
+    assert run_worker(with_weights, stop=StopFlag()) == 0
+    assert run_worker(missing_weights, stop=StopFlag()) == 1
+
+    assert read_records(with_weights / "metrics.jsonl")[-1]["status"] == "finished"
+    end = read_records(missing_weights / "metrics.jsonl")[-1]
+    assert end["status"] == "failed"
+    assert "pretrained weights file not found" in end["error"]
+    assert "Traceback" not in capsys.readouterr().err
