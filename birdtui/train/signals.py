@@ -65,7 +65,10 @@ class StopFlag:
             self.grace_seconds = grace_from_environment()
         for number in (signal.SIGTERM, signal.SIGINT):
             signal.signal(number, self._handle)
-        signal.signal(signal.SIGALRM, self._grace_expired)
+        if hasattr(signal, "SIGALRM"):
+            signal.signal(signal.SIGALRM, self._grace_expired)
+        else:
+            self.grace_seconds = 0.0  # no interval timers on Windows: a stop always finishes the step
         return self
 
     def check(self) -> None:
