@@ -341,9 +341,10 @@ class BirdtuiApp(App):
         view = self.selected_view()
         if view is None:
             return
+        # Overlay-marked rows come first, so marking a run picks what the diff is against.
         others = [other for other in self.views() if other.key != view.key]
-        compare = next((other for other in others if other.key in self.overlays), others[0] if others else None)
-        self.push_screen(DetailsScreen(view, compare, self.runs_dir))
+        others.sort(key=lambda other: other.key not in self.overlays)
+        self.push_screen(DetailsScreen(view, others, self.runs_dir))
 
     def action_export(self) -> None:
         commands.export_results(self)

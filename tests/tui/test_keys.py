@@ -149,6 +149,13 @@ def test_details_key_shows_traceback_and_diff(four_runs, make_app, waits):
         assert "Diff: r18-oom -> r18-base" in text
         assert "optim.lr = 0.01" in text
 
+        # c moves the diff to the next row; r18-hot differs from r18-oom in its LR.
+        await pilot.press("c")
+        diff_title = str(app.screen.query_one("#diff-title", Static).render())
+        diff = str(app.screen.query_one("#diff", Static).render())
+        assert diff_title == "Diff: r18-oom -> r18-hot"
+        assert "optim.lr: 0.01 -> 5.0" in diff
+
         await pilot.press("escape")
         assert not isinstance(app.screen, DetailsScreen)
         await pilot.press("enter")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import shutil
 from pathlib import Path
 
 from birdtui.metrics import read_records
@@ -141,5 +142,42 @@ def test_kill_and_resume_keys_on_real_run(tmp_path, tiny_dataset, make_app, wait
             starts = [record for record in read_records(runs_dir / "tiny-long" / "metrics.jsonl") if record["type"] == "start"]
             assert len(starts) == 2
             assert starts[1]["resumed_from"]["epoch"] >= 1
+
+            # The details list the checkpoints the worker kept.
+            await pilot.press("d")
+            text = "\n".join(str(widget.render()) for widget in app.screen.query(".section"))
+            assert "best.pt" in text
+            assert "epoch-0003.pt" in text
+
+    asyncio.run(scenario())
+
+
+def test_launch_again_starts_attempt_two(four_runs, make_app, waits):
+    """`l` on a finished run queues attempt 2; its worker fails at once on the missing dataset, which the UI shows."""
+    config_path, runs_dir = four_runs
+    # The hand-written live run names this test process as its worker, and a
+    # supervisor would keep its only CPU slot for it.
+    shutil.rmtree(runs_dir / "r34-live")
+    app = make_app(config_path, runs_dir)
+
+    def status_of(name: str) -> str:
+        return dict(zip(waits.column(app, "name"), waits.column(app, "status"))).get(name, "")
+
+    async def scenario() -> None:
+        async with app.run_test(size=(160, 40)) as pilot:
+            await waits.until(pilot, lambda: status_of("r18-base") == "✓ finished", what="the finished run")
+            table = app.query_one("#runs")
+            table.move_cursor(row=table.get_row_index("r18-base"))
+            await pilot.press("l")
+            await waits.until(pilot, lambda: status_of("r18-base@2") == "✗ failed", timeout=RUN_TIMEOUT, what="attempt 2 to fail")
+
+            table.move_cursor(row=table.get_row_index("r18-base@2"))
+            await pilot.pause()
+            bar = str(app.query_one("#selection").render())
+            assert bar.startswith("r18-base@2: failed")
+            # The bar shows the last line of the error, which names the missing dataset folder.
+            assert "data/train" in bar
+            # The first attempt is untouched.
+            assert status_of("r18-base") == "✓ finished"
 
     asyncio.run(scenario())

@@ -1,8 +1,7 @@
 """The details screen of one run: resolved config, diff, checkpoints, stderr tail.
 
-The diff compares the run with another row: the first run marked for overlay,
-or else the first other row, so that marking a run with space picks what the
-diff is against.
+The diff compares the run with another row: at first the first run marked
+for overlay, or else the first other row. `c` moves the diff to the next row.
 """
 
 from __future__ import annotations
@@ -53,23 +52,40 @@ def list_checkpoints(run_dir: Path) -> list[str]:
 class DetailsScreen(Screen[None]):
     """Everything about one run that does not fit in a table row."""
 
-    BINDINGS = [("escape,q,d", "app.pop_screen", "Back")]
+    BINDINGS = [
+        ("escape,q,d", "app.pop_screen", "Back"),
+        ("c", "next_compare", "Diff against the next row"),
+    ]
 
-    def __init__(self, view: RunView, compare: RunView | None, runs_dir: Path) -> None:
+    def __init__(self, view: RunView, others: list[RunView], runs_dir: Path) -> None:
+        """Show `view`; the diff starts against `others[0]` and `c` cycles through the rest."""
         super().__init__()
         self.view = view
-        self.compare = compare
+        self.others = others
+        self.compare_index = 0
         self.run_dir = runs_dir / view.key
+
+    @property
+    def compare(self) -> RunView | None:
+        return self.others[self.compare_index] if self.others else None
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="details-body"):
             yield Static(self._title(), classes="screen-title", markup=False)
             yield from self._section("Config", self._config_text())
-            yield from self._section(self._diff_title(), self._diff_text())
+            yield Static(self._diff_title(), classes="section-title", id="diff-title", markup=False)
+            yield Static(self._diff_text(), classes="section", id="diff", markup=False)
             if self.view.is_run:
                 yield from self._section("Checkpoints", "\n".join(list_checkpoints(self.run_dir)) or "none yet")
                 yield from self._section("stderr.log (last lines)", stderr_tail(self.run_dir, STDERR_LINES) or "empty")
         yield Footer()
+
+    def action_next_compare(self) -> None:
+        if not self.others:
+            return
+        self.compare_index = (self.compare_index + 1) % len(self.others)
+        self.query_one("#diff-title", Static).update(self._diff_title())
+        self.query_one("#diff", Static).update(self._diff_text())
 
     def _section(self, title: str, body: str) -> ComposeResult:
         yield Static(title, classes="section-title", markup=False)
@@ -78,10 +94,9 @@ class DetailsScreen(Screen[None]):
     def _title(self) -> str:
         view = self.view
         title = f"{view.key}  ({view.status})"
-        if view.state.get("error"):
-            title += f"\nerror: {view.state['error']}"
-        elif view.end and view.end.get("error"):
-            title += f"\nerror: {view.end['error']}"
+        # The summary has the end record's error, or else the one the supervisor recorded.
+        if view.summary.error:
+            title += f"\nerror: {view.summary.error}"
         return title
 
     def _config_text(self) -> str:
