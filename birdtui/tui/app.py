@@ -29,7 +29,14 @@ from birdtui.metrics.series import RunSeries, format_lr_change
 from birdtui.runs.store import RunStore
 from birdtui.tui import commands
 from birdtui.tui.columns import COLUMN_KEYS, COLUMNS_BY_KEY, RowContext
-from birdtui.tui.messages import ExperimentsInvalid, ExperimentsLoaded, RunRecords, RunRemoved, RunStateChanged
+from birdtui.tui.messages import (
+    ExperimentsInvalid,
+    ExperimentsLoaded,
+    RunRecords,
+    RunRemoved,
+    RunStateChanged,
+    RunUnreadable,
+)
 from birdtui.tui.model import LIVE_STATUSES, PENDING, RunView, rank_at_equal_epoch
 from birdtui.tui.screens.details import DetailsScreen
 from birdtui.tui.screens.export import ExportScreen
@@ -152,6 +159,11 @@ class BirdtuiApp(App):
         view.set_state(message.state)
         view.config = message.config or view.config
         self.schedule_table_sync()
+
+    @on(RunUnreadable)
+    def report_unreadable_run(self, message: RunUnreadable) -> None:
+        # The row, if any, keeps the last valid state.
+        self.notify(str(message.error), title=message.error.title, severity="warning", timeout=10)
 
     @on(RunRemoved)
     def forget_run(self, message: RunRemoved) -> None:

@@ -39,6 +39,15 @@ class RunStateChanged(Message):
         self.config = config
 
 
+class RunUnreadable(Message):
+    """A run folder whose state.json is invalid; the error names the file and the fix."""
+
+    def __init__(self, run_id: str, error: BirdtuiError) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.error = error
+
+
 class RunRemoved(Message):
     """A run folder disappeared."""
 

@@ -20,10 +20,18 @@ from typing import Any
 from textual.message import Message
 
 from birdtui.config.load import load_experiments
-from birdtui.errors import BirdtuiError, ConfigError
+from birdtui.errors import BirdtuiError, ConfigError, RunError
 from birdtui.metrics import JsonlTailer
+from birdtui.runs.state import read_state
 from birdtui.runs.store import RunStore
-from birdtui.tui.messages import ExperimentsInvalid, ExperimentsLoaded, RunRecords, RunRemoved, RunStateChanged
+from birdtui.tui.messages import (
+    ExperimentsInvalid,
+    ExperimentsLoaded,
+    RunRecords,
+    RunRemoved,
+    RunStateChanged,
+    RunUnreadable,
+)
 
 POLL_SECONDS = 0.5
 
@@ -141,11 +149,13 @@ class RunsWatcher:
         signature = file_signature(run_dir / "state.json")
         if signature == watched.state_signature:
             return []
-        state = read_json(run_dir / "state.json")
-        if state is None:
-            # Not readable right now; the next poll tries again.
-            return []
         watched.state_signature = signature
+        try:
+            state = read_state(run_dir).to_dict()
+        except RunError as error:
+            # State files are replaced atomically, so an invalid one stays invalid until
+            # someone fixes it; it is reported once per version of the file.
+            return [RunUnreadable(run_id, error)]
         watched.status = state.get("status")
         if watched.config is None:
             watched.config = read_json(run_dir / "config.json")

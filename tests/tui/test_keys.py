@@ -364,3 +364,19 @@ def test_invalid_log_line_is_reported(four_runs, make_app, waits):
         assert "2/4" in waits.column(app, "epoch")
 
     drive(app, waits, scenario)
+
+
+def test_invalid_state_file_is_reported(four_runs, make_app, waits):
+    config_path, runs_dir = four_runs
+    broken = runs_dir / "r60-broken"
+    broken.mkdir()
+    (broken / "state.json").write_text('{"status": "exploded"}')
+    app = make_app(config_path, runs_dir)
+
+    async def scenario(pilot):
+        await waits.until(pilot, lambda: any("r60-broken" in message for _, message in app.notified), what="the warning")
+        warning = next(message for _, message in app.notified if "r60-broken" in message)
+        assert "invalid run state" in warning
+        assert "r60-broken" not in waits.column(app, "name")
+
+    drive(app, waits, scenario)
