@@ -60,6 +60,8 @@ class Column:
     value: Callable[[RunView, RowContext], Any]
     text: Callable[[Any], str] = str
     render: Callable[[RunView, RowContext], str] | None = None
+    # Numbers are right-aligned so that their digits line up.
+    numeric: bool = False
 
 
 def format_number(value: Any, digits: int = 4) -> str:
@@ -115,16 +117,16 @@ COLUMNS: tuple[Column, ...] = (
     Column("mark", "+", lambda view, context: int(view.key in context.overlays), lambda marked: "+" if marked else " "),
     Column("name", "run", lambda view, _: view.key, str),
     Column("status", "status", lambda view, _: view.status, lambda value: STATUS_LABELS.get(value, value)),
-    Column("epoch", "epoch", _epoch_value, render=lambda view, _: _format_epoch(view)),
-    Column("loss", "loss", lambda view, _: view.summary.last_train_loss, format_number),
-    Column("best_loss", "best loss", lambda view, _: view.summary.best_train_loss, format_number),
-    Column("val_loss", "val loss", lambda view, _: view.summary.last_val_loss, format_number),
-    Column("val_acc", "best acc", lambda view, _: view.summary.best_val_acc, format_percent),
-    Column("rank", "rank@ep", _rank_value, render=lambda view, context: _format_rank(view, context)),
-    Column("lr", "lr", lambda view, _: view.summary.lr, lambda value: format_number(value, 3)),
-    Column("eta", "eta", lambda view, _: view.eta, format_duration),
-    Column("elapsed", "elapsed", lambda view, _: view.elapsed, format_duration),
-    Column("speed", "img/s", lambda view, _: view.summary.images_per_sec, lambda value: format_number(value, 3)),
+    Column("epoch", "epoch", _epoch_value, render=lambda view, _: _format_epoch(view), numeric=True),
+    Column("loss", "loss", lambda view, _: view.summary.last_train_loss, format_number, numeric=True),
+    Column("best_loss", "best loss", lambda view, _: view.summary.best_train_loss, format_number, numeric=True),
+    Column("val_loss", "val loss", lambda view, _: view.summary.last_val_loss, format_number, numeric=True),
+    Column("val_acc", "best acc", lambda view, _: view.summary.best_val_acc, format_percent, numeric=True),
+    Column("rank", "rank@ep", _rank_value, render=lambda view, context: _format_rank(view, context), numeric=True),
+    Column("lr", "lr", lambda view, _: view.summary.lr, lambda value: format_number(value, 3), numeric=True),
+    Column("eta", "eta", lambda view, _: view.eta, format_duration, numeric=True),
+    Column("elapsed", "elapsed", lambda view, _: view.elapsed, format_duration, numeric=True),
+    Column("speed", "img/s", lambda view, _: view.summary.images_per_sec, lambda value: format_number(value, 3), numeric=True),
     Column("model", "model", lambda view, _: view.config.get("model"), lambda value: value or "-"),
     Column("schedule", "schedule", lambda view, _: describe_schedule(view.config.get("schedule")), lambda value: value or "-"),
     Column("augment", "augment", lambda view, _: describe_augment(view.config), lambda value: value or "-"),

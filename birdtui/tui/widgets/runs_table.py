@@ -85,9 +85,12 @@ class RunsTable(DataTable):
         if column_key == "status":
             status = texts["status"].split(" ", 1)[-1]
             return Text(texts["status"], style=STATUS_STYLES.get(status, ""))
+        if COLUMNS_BY_KEY[column_key].numeric:
+            return Text(texts[column_key], justify="right")
         return texts[column_key]
 
     def _header(self, column_key: str, label: str) -> Text:
+        justify = "right" if COLUMNS_BY_KEY[column_key].numeric else "left"
         if column_key != self.sort_key:
-            return Text(label)
-        return Text(label + (" ▼" if self.sort_reverse else " ▲"), style="bold")
+            return Text(label, justify=justify)
+        return Text(label + (" ▼" if self.sort_reverse else " ▲"), style="bold", justify=justify)
