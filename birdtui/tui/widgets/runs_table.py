@@ -68,7 +68,7 @@ class RunsTable(DataTable):
     def _apply_sort(self, views: list[RunView], context: RowContext, selected: str | None) -> None:
         order = {key: index for index, key in enumerate(sort_order(views, self.sort_key, self.sort_reverse, context))}
         # The name column contains the row key, so the key function can look the position up.
-        self.sort("name", key=lambda name: order.get(str(name), len(order)))
+        self.sort("name", key=lambda name: order.get(name.plain, len(order)))
         if selected is not None:
             self.select(selected)
 
@@ -78,19 +78,17 @@ class RunsTable(DataTable):
             if texts[column_key] != old.get(column_key):
                 self.update_cell(key, column_key, self._cell(column_key, texts), update_width=True)
 
-    def _cells(self, texts: dict[str, str]) -> list[str | Text]:
+    def _cells(self, texts: dict[str, str]) -> list[Text]:
         return [self._cell(key, texts) for key in COLUMN_KEYS]
 
-    def _cell(self, column_key: str, texts: dict[str, str]) -> str | Text:
+    def _cell(self, column_key: str, texts: dict[str, str]) -> Text:
+        # Text, not str: DataTable parses a str cell as markup, which would eat a "[" in a run name.
+        text = texts[column_key]
         if column_key == "status":
-            status = texts["status"].split(" ", 1)[-1]
-            return Text(texts["status"], style=STATUS_STYLES.get(status, ""))
-        if COLUMNS_BY_KEY[column_key].numeric:
-            return Text(texts[column_key], justify="right")
-        return texts[column_key]
+            return Text(text, style=STATUS_STYLES.get(text.split(" ", 1)[-1], ""))
+        return Text(text, justify="right" if COLUMNS_BY_KEY[column_key].numeric else "left")
 
     def _header(self, column_key: str, label: str) -> Text:
-        justify = "right" if COLUMNS_BY_KEY[column_key].numeric else "left"
         if column_key != self.sort_key:
-            return Text(label, justify=justify)
-        return Text(label + (" ▼" if self.sort_reverse else " ▲"), style="bold", justify=justify)
+            return Text(label)
+        return Text(label + (" ▼" if self.sort_reverse else " ▲"), style="bold")
