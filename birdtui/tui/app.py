@@ -18,6 +18,7 @@ from pathlib import Path
 
 from textual import on, work
 from textual.app import App, ComposeResult
+from textual.notifications import SeverityLevel
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState, get_current_worker
@@ -103,8 +104,9 @@ class BirdtuiApp(App):
 
     def compose(self) -> ComposeResult:
         yield RunsTable(id="runs")
-        yield Static(id="config-error")
-        yield Static(id="selection")
+        # No markup: errors quote file text such as [defaults], and run names are literal.
+        yield Static(id="config-error", markup=False)
+        yield Static(id="selection", markup=False)
         yield LossPlot(id="plot")
         yield Footer(compact=True)
 
@@ -267,6 +269,18 @@ class BirdtuiApp(App):
         panel.set_class(self.config_error is not None, "-visible")
         if self.config_error is not None:
             panel.update(f"{self.config_error.title} (the table shows the last valid file):\n{self.config_error}")
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Show a notification; markup is off by default because messages quote files and names."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     # Worker errors and results.
 

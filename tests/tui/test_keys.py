@@ -380,3 +380,27 @@ def test_invalid_state_file_is_reported(four_runs, make_app, waits):
         assert "r60-broken" not in waits.column(app, "name")
 
     drive(app, waits, scenario)
+
+
+def test_error_text_with_brackets_shown_literally(four_runs, make_app, waits):
+    config_path, runs_dir = four_runs
+    # Markup would drop "[defaults]" and raise on "[/]".
+    state_path = runs_dir / "r18-oom" / "state.json"
+    state = json.loads(state_path.read_text())
+    state["error"] = "ValueError: section [defaults] ended by [/]"
+    state_path.write_text(json.dumps(state))
+    app = make_app(config_path, runs_dir)
+
+    async def scenario(pilot):
+        await select_row(pilot, app, "r18-oom")
+        bar = app.query_one("#selection")
+        assert "section [defaults] ended by [/]" in str(bar.render())
+
+        config_path.write_text(config_path.read_text() + "\n[[experiments]]\nname = \"x\"\nmodle = \"resnet18\"\n")
+        panel = app.query_one("#config-error")
+        await waits.until(pilot, lambda: panel.has_class("-visible"), what="the error panel")
+        assert "experiments[5].modle" in str(panel.render())
+        errors = [message for severity, message in app.notified if severity == "error"]
+        assert "experiments[5].modle" in errors[-1]
+
+    drive(app, waits, scenario)
