@@ -29,6 +29,11 @@ def loaded(app: Any, waits: Any, *, select: str | None = None, overlay: str | No
                     await pilot.press("space")
         plot = app.query_one(LossPlot)
         await waits.until(pilot, lambda: plot.contents.lines or plot.contents.empty_message, what="the plot")
+        # Plan the plot once more at the settled layout, so the picture does not
+        # depend on whether the plot's own timer has run since the last resize.
+        await pilot.pause()
+        plot.replot()
+        await pilot.pause()
         await pilot.press(*keys)
         await pilot.pause()
 
