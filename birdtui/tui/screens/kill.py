@@ -7,6 +7,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from birdtui.tui.commands import KILL_GRACE_SECONDS
+
 
 class KillScreen(ModalScreen[bool]):
     """Asks whether to kill one run; dismisses with True only for `y`."""
@@ -24,7 +26,7 @@ class KillScreen(ModalScreen[bool]):
         with Vertical(id="kill-dialog"):
             yield Static(f"Kill run {self.run_id}?", classes="screen-title", markup=False)
             yield Static(
-                "The worker gets SIGTERM, then SIGKILL if it has not exited 10 s later.\n"
+                f"The worker gets SIGTERM, then SIGKILL if it has not exited {KILL_GRACE_SECONDS:g} s later.\n"
                 "`r` resumes it later from its last checkpoint.",
                 markup=False,
             )
