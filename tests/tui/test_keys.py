@@ -340,7 +340,7 @@ def test_missing_experiments_file_shows_error(tmp_path, make_app):
             assert "experiments file not found" in text
             assert app.query_one("#runs").row_count == 0
 
-            # Keys that need a row say so instead of failing.
+            # Keys that need a row explain that instead of failing.
             await pilot.press("l", "k", "d")
             assert any("Nothing to launch" in message for _, message in app.notified)
 
