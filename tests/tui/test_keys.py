@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -402,5 +403,26 @@ def test_error_text_with_brackets_shown_literally(four_runs, make_app, waits):
         assert "experiments[5].modle" in str(panel.render())
         errors = [message for severity, message in app.notified if severity == "error"]
         assert "experiments[5].modle" in errors[-1]
+
+    drive(app, waits, scenario)
+
+
+def test_removed_experiment_and_run_folder(four_runs, make_app, waits):
+    config_path, runs_dir = four_runs
+    app = make_app(config_path, runs_dir)
+
+    async def scenario(pilot):
+        # r18-base leaves the experiments file; its run stays in the table but cannot launch again.
+        config_path.write_text(config_path.read_text().replace('name = "r18-base"', 'name = "r18-renamed"'))
+        await waits.until(pilot, lambda: "r18-renamed" in waits.column(app, "name"), what="the renamed experiment")
+        await select_row(pilot, app, "r18-base")
+        await pilot.press("l")
+        errors = [message for severity, message in app.notified if severity == "error"]
+        assert any("r18-base is not in the experiments file any more" in message for message in errors)
+        assert not (runs_dir / "r18-base@2").exists()
+
+        # A deleted run folder leaves the table; its experiment shows as pending again.
+        shutil.rmtree(runs_dir / "r18-oom")
+        await waits.until(pilot, lambda: "· pending" in dict(zip(waits.column(app, "name"), waits.column(app, "status"))).get("r18-oom", ""), what="r18-oom pending")
 
     drive(app, waits, scenario)
