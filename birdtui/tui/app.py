@@ -63,6 +63,7 @@ class BirdtuiApp(App):
         Binding("question_mark", "help", "Help", tooltip="Show this list of keys"),
         Binding("l", "launch", "Launch", tooltip="Launch the selected experiment (a new attempt if it ran before)"),
         Binding("a", "launch_all", "Launch all", tooltip="Launch every experiment that has no run yet"),
+        Binding("L", "launch_all", "Launch all", show=False),
         Binding("k", "kill", "Kill", tooltip="Kill the selected run, after a y to confirm"),
         Binding("r", "resume", "Resume", tooltip="Resume the selected failed, killed or lost run from its last checkpoint"),
         Binding("space", "toggle_overlay", "Overlay", tooltip="Mark or unmark the selected run as an overlay on the plot"),
