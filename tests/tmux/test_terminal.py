@@ -145,12 +145,15 @@ def test_keys_drive_launch_sort_kill_export(tmux, experiments, runs_folder, no_c
     assert "slow-a" in results.read_text()
     assert "slow-a" in screen
 
+    # Textual turns NO_COLOR into a monochrome screen: shades of grey, never a hue.
+    escapes = tmux.screen("main", escapes=True)
+    colours = [colour for codes in re.findall(r"\x1b\[([0-9;]*)m", escapes) for colour in sgr_colours(codes)]
+    hues = [colour for colour in colours if not is_grey(colour)]
+    assert colours != []
     if no_color:
-        # Textual turns NO_COLOR into a monochrome screen: shades of grey, never a hue.
-        escapes = tmux.screen("main", escapes=True)
-        colours = [colour for codes in re.findall(r"\x1b\[([0-9;]*)m", escapes) for colour in sgr_colours(codes)]
-        assert colours != []
-        assert [colour for colour in colours if not is_grey(colour)] == []
+        assert hues == []
+    else:
+        assert hues != []
     # A key sent right after Escape would arrive as alt+key, so wait for the screen to close.
     tmux.press("main", "Escape")
     tmux.wait_for("main", lambda screen: "Exported to" not in screen, "the export view to close")
