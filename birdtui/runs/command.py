@@ -1,9 +1,10 @@
-"""Headless subcommands: `birdtui ls`, `launch`, `kill`, `resume` and `supervise`.
+"""Headless subcommands: `birdtui ls`, `launch`, `kill`, `resume`, `gpus` and `supervise`.
 
 Every command takes `--config FILE` (default ./experiments.toml) and
 `--runs DIR` (default: runs/ beside the config file). Exit codes: 0 on
 success, 1 for a run error, 2 for an invalid experiments file. `ls` lists
 the runs, then the experiments of the file that have none (status `new`).
+`gpus` prints one line per GPU, or why there is none (still exit code 0).
 `python -m birdtui.runs.command` runs the same commands without the others.
 """
 
@@ -18,6 +19,7 @@ from birdtui.config.load import default_runs_dir, load_experiments
 from birdtui.config.schema import ExperimentConfig
 from birdtui.errors import BirdtuiError, ConfigError, RunError
 from birdtui.runs.control import adopt
+from birdtui.runs.gpu import format_gpu_report, gpu_report
 from birdtui.runs.kill import kill
 from birdtui.runs.launch import CONFIG_FILE, launch, resume, resume_or_launch
 from birdtui.runs.slots import add_slot_arguments
@@ -64,6 +66,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_location_arguments(resume_parser)
     add_slot_arguments(resume_parser)
     resume_parser.set_defaults(func=run_resume)
+
+    gpus_parser = subparsers.add_parser(
+        "gpus",
+        help="show per-GPU memory, utilization and the runs on each GPU",
+        description="Show each GPU's memory in GiB and utilization as NVML reports them, with the running runs on it.",
+    )
+    _add_location_arguments(gpus_parser)
+    gpus_parser.set_defaults(func=run_gpus)
 
     supervise_parser = subparsers.add_parser(
         "supervise",
@@ -214,6 +224,12 @@ def run_resume(args: argparse.Namespace) -> int:
     store = open_store(args)
     info = resume(store, args.run_id, gpus=args.gpus, per_gpu=args.per_gpu)
     print(f"queued {info.run_id} to resume from its last checkpoint")
+    return 0
+
+
+def run_gpus(args: argparse.Namespace) -> int:
+    # A machine without a GPU is a normal result, so the reason line exits with 0.
+    print(format_gpu_report(gpu_report(open_store(args))))
     return 0
 
 

@@ -2,6 +2,7 @@
 
 NVML comes from the optional `nvidia-ml-py` package (`pip install birdtui[gpu]`).
 Without it, or without an NVIDIA driver, the report lists no GPU and gives the reason.
+`format_gpu_report` turns a report into the text that `birdtui gpus` and the UI show.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from birdtui.runs.state import RUNNING
 
 if TYPE_CHECKING:
     from birdtui.runs.store import RunStore
+
+GPU_COLUMNS = ("gpu", "name", "memory GiB", "util", "runs")
+GIB = 1024**3
 
 
 @dataclass
@@ -78,6 +82,33 @@ def no_gpu_reason() -> str | None:
 def gpu_indices() -> list[int]:
     """Return the NVML indices of all GPUs ([] when there are none or NVML is missing)."""
     return [gpu.index for gpu in gpu_report().gpus]
+
+
+def format_gpu_report(report: GpuReport) -> str:
+    """Return one aligned line per GPU under a header, or the reason when there is no GPU."""
+    if not report.gpus:
+        return report.reason or "no GPU: NVML found no devices"
+
+    table = [list(GPU_COLUMNS), *(gpu_row(gpu) for gpu in report.gpus)]
+    widths = [max(len(row[column]) for row in table) for column in range(len(GPU_COLUMNS))]
+    # Names and run ids are left-aligned, and the numbers right-aligned.
+    left_aligned = {1, 4}
+    lines = []
+    for row in table:
+        cells = [
+            cell.ljust(width) if column in left_aligned else cell.rjust(width)
+            for column, (cell, width) in enumerate(zip(row, widths))
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def gpu_row(gpu: GpuInfo) -> list[str]:
+    """Return the cells of one GPU: index, name, used/total memory in GiB, utilization, runs."""
+    memory = f"{gpu.memory_used / GIB:.1f}/{gpu.memory_total / GIB:.1f}"
+    utilization = "-" if gpu.utilization is None else f"{gpu.utilization}%"
+    runs = ", ".join(gpu.runs) or "-"
+    return [str(gpu.index), gpu.name, memory, utilization, runs]
 
 
 def _query_gpu(pynvml, index: int) -> GpuInfo:
