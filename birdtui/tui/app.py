@@ -41,6 +41,7 @@ from birdtui.tui.messages import (
 from birdtui.tui.model import LIVE_STATUSES, PENDING, RunView, rank_at_equal_epoch
 from birdtui.tui.screens.details import DetailsScreen
 from birdtui.tui.screens.export import ExportScreen
+from birdtui.tui.screens.gpu import GpuScreen
 from birdtui.tui.screens.help import HelpScreen
 from birdtui.tui.screens.kill import KillScreen
 from birdtui.tui.watcher import POLL_SECONDS, RunsWatcher
@@ -77,6 +78,8 @@ class BirdtuiApp(App):
         Binding("m", "smoothing_kind", "Smoothing kind", show=False, tooltip="Switch smoothing: none, moving average, EMA"),
         Binding("d", "details", "Details", tooltip="Config, diff, checkpoints and stderr of the selected run"),
         Binding("e", "export", "Export", tooltip="Write results.md beside the experiments file"),
+        # Not in the footer, which is full at 80 columns.
+        Binding("g", "gpus", "GPUs", show=False, tooltip="Show per-GPU memory, utilization and the runs on each GPU"),
         Binding("q", "quit", "Quit", tooltip="Quit; runs keep going in the background"),
     ]
 
@@ -379,6 +382,9 @@ class BirdtuiApp(App):
     def show_export(self, path: Path, markdown: str) -> None:
         self.notify(f"Wrote {path}", title="Export")
         self.push_screen(ExportScreen(path, markdown))
+
+    def action_gpus(self) -> None:
+        self.push_screen(GpuScreen(self.runs_dir))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.BINDINGS))
