@@ -95,8 +95,16 @@ class _StepColumns:
 
 
 def format_lr_change(run: str, change: LrChange) -> str:
-    """Return the notification text for an LR change, such as 'r18: LR 0.01 -> 0.001 at epoch 3 (schedule)'."""
-    return f"{run}: LR {change.old:g} -> {change.new:g} at epoch {change.epoch} ({change.reason})"
+    """Return the notification text for an LR change, such as 'r18: LR 0.01 -> 0.001 at epoch 3 (schedule)'.
+
+    The epoch is the 0-based epoch that first trains with the new LR, as in a
+    piecewise table. A plateau drop is logged at the end of the epoch that
+    decided it, so its `epoch_progress` names the epoch it takes effect in.
+    """
+    epoch = change.epoch
+    if change.epoch_progress is not None and math.isfinite(change.epoch_progress):
+        epoch = math.floor(change.epoch_progress)
+    return f"{run}: LR {change.old:g} -> {change.new:g} at epoch {epoch} ({change.reason})"
 
 
 def _number(record: dict[str, Any], key: str) -> float:

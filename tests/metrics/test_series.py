@@ -252,3 +252,11 @@ def test_resume_keeps_plateau_drop_before_checkpoint() -> None:
 
     assert [change.new for change in series.lr_changes] == [0.01]
     assert series.lr_change_x(series.lr_changes[0], "epoch") == 1.0
+
+
+def test_format_lr_change_plateau_names_next_epoch() -> None:
+    # The worker logs a plateau drop with the epoch that decided it and the
+    # epoch_progress where the new LR starts; the text names the latter.
+    change = LrChange(epoch=2, step=96, old=0.01, new=0.001, reason="plateau", epoch_progress=3.0)
+
+    assert format_lr_change("r18", change) == "r18: LR 0.01 -> 0.001 at epoch 3 (plateau)"
