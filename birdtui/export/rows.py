@@ -62,7 +62,8 @@ def summarize(info: RunInfo) -> dict[str, Any]:
     # RunSummary's last_train_loss is the last step's loss, which is noisy; a
     # results table compares the final epoch's mean training loss instead.
     epochs = final_epoch_records(read_records(info.path / METRICS_FILE))
-    values["last_train_loss"] = epochs[-1].get("train_loss") if epochs else None
+    losses = [record["train_loss"] for record in epochs if isinstance(record.get("train_loss"), (int, float))]
+    values["last_train_loss"] = losses[-1] if losses else None
     return values
 
 
@@ -77,5 +78,7 @@ def final_epoch_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if isinstance(resumed.get("epoch"), int):
                 by_epoch = {epoch: point for epoch, point in by_epoch.items() if epoch < resumed["epoch"]}
         elif kind == "epoch" and isinstance(record.get("epoch"), int):
-            by_epoch[record["epoch"]] = record
+            # A second record of an epoch adds its values; one missing fields erases nothing.
+            known = by_epoch.get(record["epoch"], {})
+            by_epoch[record["epoch"]] = {**known, **{key: value for key, value in record.items() if value is not None}}
     return [by_epoch[epoch] for epoch in sorted(by_epoch)]

@@ -99,17 +99,23 @@ class RunSummary:
         self.epoch_progress = float(first_epoch)
 
     def _on_step(self, record: dict[str, Any]) -> None:
-        epoch = int(record.get("epoch", 0))
-        step = int(record.get("step", 0))
-        self._last_steps[epoch] = (step, record.get("loss"))
-        self.epoch_progress = float(record.get("epoch_progress", epoch))
-        self.lr = record.get("lr", self.lr)
+        epoch, step, loss = record.get("epoch"), record.get("step"), record.get("loss")
+        # A record without its position or loss says nothing; it must not replace a real one.
+        if not (_is_count(epoch) and _is_count(step) and _is_number(loss)):
+            return
+        self._last_steps[epoch] = (step, loss)
+        self.epoch_progress = float(_number_or(record.get("epoch_progress"), epoch))
+        self.lr = _number_or(record.get("lr"), self.lr)
 
     def _on_epoch(self, record: dict[str, Any]) -> None:
-        epoch = int(record.get("epoch", 0))
-        self._epoch_records[epoch] = record
+        epoch = record.get("epoch")
+        if not _is_count(epoch):
+            return
+        # A second record of the same epoch adds the values it has and keeps the others.
+        known = self._epoch_records.get(epoch, {})
+        self._epoch_records[epoch] = {**known, **{key: value for key, value in record.items() if value is not None}}
         self.epoch_progress = max(self.epoch_progress, epoch + 1.0)
-        self.lr = record.get("lr", self.lr)
+        self.lr = _number_or(record.get("lr"), self.lr)
 
     def _on_lr(self, record: dict[str, Any]) -> None:
         self.lr = record.get("new", self.lr)
@@ -140,10 +146,9 @@ class RunSummary:
             self.steps, self.last_train_loss = int(epochs[-1].get("step", 0)), None
 
         if epochs:
-            last = epochs[-1]
-            self.last_val_loss = last.get("val_loss")
-            self.last_val_acc = last.get("val_acc")
-            self.images_per_sec = last.get("images_per_sec")
+            self.last_val_loss = _latest(epochs, "val_loss")
+            self.last_val_acc = _latest(epochs, "val_acc")
+            self.images_per_sec = _latest(epochs, "images_per_sec")
             self.best_train_loss = _best(min, (e.get("train_loss") for e in epochs))
             self.best_val_acc = _best(max, (e.get("val_acc") for e in epochs))
 
@@ -162,6 +167,23 @@ class RunSummary:
         if done <= 0:
             return None
         return max(0.0, (self.epochs - self.epoch_progress) * segment / done)
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _number_or(value: Any, default: Any) -> Any:
+    return value if _is_number(value) else default
+
+
+def _latest(epochs: list[dict[str, Any]], key: str) -> Any:
+    """Return the value of `key` from the last epoch record that has it."""
+    return next((record[key] for record in reversed(epochs) if _is_number(record.get(key))), None)
 
 
 def _best(choose, values: Iterable[Any]) -> float | None:

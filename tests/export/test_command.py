@@ -97,7 +97,7 @@ def test_export_to_stdout(project: Path, capsys: pytest.CaptureFixture[str], mon
     # Rows follow the experiments file's order, then attempts.
     assert table[2] == ["slow", "finished", "1e-3", "1.235", "1.3", "45.0%"]
     assert table[3] == ["fast", "finished", "1e-1", "0.4", "0.75", "85.0%"]
-    assert table[4] == ["fast@2", "failed 1/3", "1e-1", "1.1", "1.2", "55.0%"]
+    assert table[4] == ["fast@2", "failed, 1/3 epochs done", "1e-1", "1.1", "1.2", "55.0%"]
     assert len(table) == 5
 
 
@@ -184,6 +184,22 @@ def test_resumed_epochs_replaced(tmp_path: Path) -> None:
     assert row["summary"]["last_train_loss"] == 1.5
     assert row["summary"]["best_val_acc"] == 0.4
     assert row["summary"]["images_per_sec"] == 90.0
+
+
+@pytest.mark.parametrize("bad_line", ['{"type": "epoch"}', '{"type": "epoch", "epoch": 2}'])
+def test_record_missing_fields_erases_nothing(tmp_path: Path, bad_line: str) -> None:
+    (tmp_path / "experiments.toml").write_text(EXPERIMENTS, encoding="utf-8")
+    config = load_experiments(tmp_path / "experiments.toml").by_name("slow")
+    run_dir = write_run(tmp_path / "runs", config, status="finished", epochs=[(2.0, 2.1, 0.3), (1.5, 1.6, 0.4), (1.2, 1.3, 0.45)])
+    with open(run_dir / "metrics.jsonl", "a", encoding="utf-8") as log:
+        log.write(bad_line + "\n")
+
+    [row] = collect_rows(tmp_path / "runs")
+
+    assert row["summary"]["last_train_loss"] == 1.2
+    assert row["summary"]["last_val_loss"] == 1.3
+    assert row["summary"]["best_val_acc"] == 0.45
+    assert row["summary"]["images_per_sec"] is not None
 
 
 def test_png_plots_linked(project: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -129,3 +129,25 @@ def test_summarize_run_without_log(tmp_path):
 
     assert summary.status is None
     assert (summary.epoch, summary.steps, summary.best_val_acc) == (0, 0, None)
+
+
+@pytest.mark.parametrize(
+    "bad_record",
+    [
+        {"type": "epoch"},
+        {"type": "epoch", "epoch": 1},
+        {"type": "epoch", "epoch": "1", "val_loss": None},
+        {"type": "step"},
+        {"type": "step", "epoch": 1, "step": 19},
+    ],
+)
+def test_record_missing_fields_keeps_earlier_values(bad_record):
+    summary = RunSummary()
+    summary.update([*TWO_EPOCHS, bad_record])
+
+    assert summary.epoch == 2
+    assert summary.last_val_loss == 1.4
+    assert summary.best_val_acc == 0.40
+    assert summary.images_per_sec == 121.0
+    assert summary.last_train_loss == 1.2
+    assert summary.steps == 15
