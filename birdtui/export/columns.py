@@ -99,10 +99,12 @@ def _schedule_value(row: Row) -> str | None:
 def _status_text(row: Row) -> str:
     summary = row.get("summary") or {}
     status = summary.get("status") or MISSING
-    if status in ("finished", MISSING) or summary.get("epoch") is None:
+    # A run that never completed an epoch shows its bare status, not "killed 0".
+    if status in ("finished", MISSING) or not summary.get("epoch"):
         return status
-    total = summary.get("epochs")
-    return f"{status} {summary['epoch']}/{total}" if total else f"{status} {summary['epoch']}"
+    done = summary["epoch"]
+    total = summary.get("epochs") or (row.get("config") or {}).get("epochs")
+    return f"{status}, {done}/{total} epochs done" if total else f"{status}, {done} epochs done"
 
 
 RUN = Column("run", "run", lambda row: row["run"], str)

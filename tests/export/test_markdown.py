@@ -129,7 +129,17 @@ def test_status_shown_for_unfinished() -> None:
 
     assert table[0][:2] == ["run", "status"]
     assert table[2][1] == "finished"
-    assert table[3][1] == "running 2/8"
+    assert table[3][1] == "running, 2/8 epochs done"
+
+
+def test_status_of_runs_that_never_started_has_no_count() -> None:
+    queued = {"status": "queued", "epoch": 0, "epochs": None}
+    killed = {"status": "killed", "epoch": 0, "epochs": None}
+    rows = [make_row("a", config_dict("a"), queued), make_row("b", config_dict("b"), killed)]
+
+    table = parse_markdown_table(render_markdown(rows, choose_columns(rows)))
+
+    assert [row[1] for row in table[2:]] == ["queued", "killed"]
 
 
 def test_value_formats() -> None:
