@@ -242,17 +242,22 @@ def _write_test(root: Path, params: DemoParameters, names: list[str]) -> None:
     (root / TEST_LABELS).write_text("\n".join(rows) + "\n", encoding="utf-8")
 
 
+def _demo_error(message: str, fix: str) -> DataError:
+    # The same layout as ConfigError: the cause, then the fix on its own line.
+    return DataError(f"{message}\n  fix: {fix}")
+
+
 def _check_parameters(params: DemoParameters) -> None:
     if params.classes < 2:
-        raise DataError(f"demo data needs at least 2 classes, got {params.classes}; fix: pass --classes 2 or more")
+        raise _demo_error(f"demo data needs at least 2 classes, got {params.classes}", "pass --classes 2 or more")
     if params.train_per_class < 1:
-        raise DataError(f"demo data needs at least 1 training image per class, got {params.train_per_class}")
+        raise _demo_error(f"demo data needs at least 1 training image per class, got {params.train_per_class}", "pass --train-per-class 1 or more")
     if params.test_count < 0:
-        raise DataError(f"demo data test image count must be 0 or more, got {params.test_count}")
+        raise _demo_error(f"demo data test image count must be 0 or more, got {params.test_count}", "pass --test 0 or more")
     if params.size < 16:
-        raise DataError(f"demo image size must be at least 16 px, got {params.size}; fix: pass --size 16 or more")
+        raise _demo_error(f"demo image size must be at least 16 px, got {params.size}", "pass --size 16 or more")
     if params.seed < 0:
-        raise DataError(f"demo data seed must be 0 or more, got {params.seed}")
+        raise _demo_error(f"demo data seed must be 0 or more, got {params.seed}", "pass --seed 0 or more")
 
 
 def _describe(written: object) -> str:
@@ -271,6 +276,14 @@ def _describe(written: object) -> str:
     return " ".join(flags)
 
 
+def _check_is_folder(root: Path) -> None:
+    """Raise DataError when `root`, or a folder above it, is a file."""
+    for path in (root, *root.parents):
+        if path.exists() and not path.is_dir():
+            what = "is a file" if path == root else f"is inside {path}, which is a file"
+            raise _demo_error(f"{root} {what}, not a folder", "pass a new or empty folder to demo-data")
+
+
 def _prepare_folder(root: Path, params: DemoParameters) -> bool:
     """Make `root` ready for writing; return False when it already contains this exact dataset."""
     complete = root / COMPLETE_MARKER
@@ -281,18 +294,18 @@ def _prepare_folder(root: Path, params: DemoParameters) -> bool:
             written = None
         if written == asdict(params):
             return False
-        raise DataError(
-            f"{root} already contains a demo dataset written with other parameters ({_describe(written)}); "
-            "fix: delete the folder or choose another one"
+        raise _demo_error(
+            f"{root} already contains a demo dataset written with other parameters ({_describe(written)})",
+            "delete the folder or choose another one",
         )
+
+    _check_is_folder(root)
 
     # Only a folder that an interrupted demo-data run left behind is cleared, so
     # that a mistyped path never deletes somebody's real dataset.
     if root.exists() and any(root.iterdir()):
         if not (root / INCOMPLETE_MARKER).exists():
-            raise DataError(
-                f"{root} is not empty and contains no demo dataset; fix: choose a new or empty folder for demo-data"
-            )
+            raise _demo_error(f"{root} is not empty and contains no demo dataset", "choose a new or empty folder for demo-data")
         for name in ("train", "test"):
             shutil.rmtree(root / name, ignore_errors=True)
         (root / TEST_LABELS).unlink(missing_ok=True)
@@ -316,19 +329,27 @@ def write_demo_dataset(
     root = Path(root)
     params = DemoParameters(classes, train_per_class, test_count, size, seed, numbered)
     _check_parameters(params)
+    try:
+        _write_folder(root, params)
+    except OSError as error:
+        where = error.filename or root
+        raise _demo_error(f"cannot write the demo dataset: {where}: {error.strerror}", "check the folder's permissions and the free disk space, or choose another folder") from None
+    return root
+
+
+def _write_folder(root: Path, params: DemoParameters) -> None:
     if not _prepare_folder(root, params):
-        return root
+        return
 
     root.mkdir(parents=True, exist_ok=True)
     (root / INCOMPLETE_MARKER).write_text("demo-data is writing this folder\n", encoding="utf-8")
-    names = class_names(classes, numbered=numbered)
+    names = class_names(params.classes, numbered=params.numbered)
     _write_train(root, params, names)
     _write_test(root, params, names)
 
     # The marker goes last: a folder without it is an interrupted run and is redone.
     (root / COMPLETE_MARKER).write_text(json.dumps(asdict(params), sort_keys=True) + "\n", encoding="utf-8")
     (root / INCOMPLETE_MARKER).unlink()
-    return root
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import subprocess
 import sys
 import time
@@ -193,11 +194,16 @@ def test_unrelated_folder_is_not_touched(tmp_path: Path) -> None:
         ({"train_per_class": 0}, "at least 1 training image"),
         ({"test_count": -1}, "0 or more"),
         ({"size": 8}, "at least 16 px"),
+        ({"seed": -1}, "seed must be 0 or more"),
     ],
 )
 def test_invalid_parameters_rejected(tmp_path: Path, overrides: dict, message: str) -> None:
-    with pytest.raises(DataError, match=message):
+    with pytest.raises(DataError, match=message) as raised:
         write_demo_dataset(tmp_path / "demo", **{**SMALL, **overrides})
+
+    cause, fix = str(raised.value).split("\n")
+    assert "fix:" not in cause
+    assert fix.startswith("  fix: pass --")
 
     assert not (tmp_path / "demo").exists()
 
@@ -240,3 +246,48 @@ def test_cli_error_has_no_traceback(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.startswith(f"birdtui: {root} is not empty")
     assert "Traceback" not in result.stderr
+
+
+def test_file_path_rejected(tmp_path: Path) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder", encoding="utf-8")
+
+    with pytest.raises(DataError, match="is a file, not a folder") as raised:
+        write_demo_dataset(afile, **SMALL)
+
+    assert "\n  fix: pass a new or empty folder" in str(raised.value)
+    assert afile.read_text(encoding="utf-8") == "not a folder"
+
+
+def test_path_below_file_rejected(tmp_path: Path) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder", encoding="utf-8")
+
+    with pytest.raises(DataError, match=f"is inside {afile}, which is a file"):
+        write_demo_dataset(afile / "demo", **SMALL)
+
+
+def test_unwritable_folder_rejected(tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if os.access(locked, os.W_OK):
+            pytest.skip("this user can write to read-only folders (root)")
+        with pytest.raises(DataError, match="cannot write the demo dataset") as raised:
+            write_demo_dataset(locked / "demo", **SMALL)
+    finally:
+        locked.chmod(0o700)
+
+    assert "\n  fix: check the folder's permissions" in str(raised.value)
+
+
+def test_cli_file_path_has_fix_line(tmp_path: Path) -> None:
+    afile = tmp_path / "afile"
+    afile.touch()
+
+    result = subprocess.run([sys.executable, "-m", "birdtui", "demo-data", str(afile)], capture_output=True, text=True, timeout=120)
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [f"birdtui: {afile} is a file, not a folder", "  fix: pass a new or empty folder to demo-data"]
