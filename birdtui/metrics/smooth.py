@@ -33,8 +33,12 @@ def moving_average(values: Sequence[float] | np.ndarray, window: int) -> np.ndar
 
 
 def ema(values: Sequence[float] | np.ndarray, alpha: float) -> np.ndarray:
-    """Smooth with an exponential moving average: s[i] = s[i-1] + alpha * (v[i] - s[i-1]), s[0] = v[0].
+    """Smooth with a debiased exponential moving average, as TensorBoard does.
 
+    The running level starts at 0 and follows l[i] = l[i-1] + alpha * (v[i] - l[i-1]).
+    Each level is divided by 1 - (1 - alpha)^(i + 1), the total weight the
+    values seen so far carry, so s[i] is a weighted mean of v[0..i]: s[0] = v[0],
+    and the early values are not pulled towards v[0] or towards 0.
     `alpha` is the weight of the newest value, in (0, 1]. An alpha of 1 returns the input.
     """
     if not 0.0 < alpha <= 1.0:
@@ -47,19 +51,21 @@ def ema(values: Sequence[float] | np.ndarray, alpha: float) -> np.ndarray:
     decay = 1.0 - alpha
     block = _ema_block_length(decay)
     powers = decay ** np.arange(block + 1)
-    smoothed = np.empty_like(y)
-    # Starting from v[0] as the previous level makes s[0] = v[0].
-    level = y[0]
+    levels = np.empty_like(y)
+    level = 0.0
     for start in range(0, y.size, block):
         chunk = y[start : start + block]
         size = chunk.size
         # The recurrence unrolled inside one block, which numpy computes without
         # a Python loop per value. The block length keeps 1 / decay^i finite:
-        # s[i] = decay^(i+1) * level + alpha * sum_j decay^(i-j) * v[j], j <= i.
+        # l[i] = decay^(i+1) * level + alpha * sum_j decay^(i-j) * v[j], j <= i.
         weighted = np.cumsum(chunk / powers[:size])
-        smoothed[start : start + size] = powers[1 : size + 1] * level + alpha * powers[:size] * weighted
-        level = smoothed[start + size - 1]
-    return smoothed
+        levels[start : start + size] = powers[1 : size + 1] * level + alpha * powers[:size] * weighted
+        level = levels[start + size - 1]
+
+    # decay^(i+1) underflows to 0 on long series, where the divisor becomes 1.
+    weight_seen = -np.expm1(np.arange(1, y.size + 1) * math.log(decay))
+    return levels / weight_seen
 
 
 def _ema_block_length(decay: float) -> int:

@@ -142,9 +142,33 @@ def test_moving_average_matches_naive() -> None:
 
 
 def test_ema_values() -> None:
-    assert ema([1.0, 2.0, 3.0], 0.5).tolist() == [1.0, 1.5, 2.25]
+    # Debiased: [1, (0.5 * 1 + 1 * 2) / 1.5, (0.25 * 1 + 0.5 * 2 + 3) / 1.75].
+    assert ema([1.0, 2.0, 3.0], 0.5).tolist() == pytest.approx([1.0, 5.0 / 3.0, 17.0 / 7.0])
     assert ema([4.0, 8.0], 1.0).tolist() == [4.0, 8.0]
     assert ema([], 0.3).size == 0
+
+
+def test_ema_starts_at_data() -> None:
+    falling = 3.0 - 0.1 * np.arange(30)
+
+    smoothed = ema(falling, 0.1)
+
+    assert smoothed[0] == pytest.approx(3.0)
+    # Each s[i] is a weighted mean of v[0..i], so on a falling line it lags by
+    # less than (1 - alpha) / alpha = 9 points, and by much less at the start.
+    lag = (smoothed - falling) / 0.1
+    assert np.all(lag < 9.0)
+    assert lag[5] < 3.0
+
+    # An EMA started at v[0] gives v[0] extra weight and lags further at every point.
+    started_at_first = [falling[0]]
+    for value in falling[1:]:
+        started_at_first.append(started_at_first[-1] + 0.1 * (value - started_at_first[-1]))
+    assert np.all(smoothed[1:] < np.array(started_at_first[1:]))
+
+
+def test_ema_of_constant_is_constant() -> None:
+    assert np.allclose(ema(np.full(10_000, 2.5), 0.001), 2.5)
 
 
 @pytest.mark.parametrize("alpha", [0.9, 0.5, 0.1, 0.01, 1e-4])
@@ -152,10 +176,10 @@ def test_ema_matches_recurrence(alpha: float) -> None:
     # Long enough to cross several of ema's internal blocks.
     values = np.random.default_rng(2).normal(5.0, 2.0, 20_000)
     expected = []
-    level = values[0]
-    for value in values:
+    level = 0.0
+    for count, value in enumerate(values, start=1):
         level += alpha * (value - level)
-        expected.append(level)
+        expected.append(level / (1.0 - (1.0 - alpha) ** count))
 
     smoothed = ema(values, alpha)
 
