@@ -9,6 +9,7 @@ is left.
 from __future__ import annotations
 
 import logging
+import math
 import signal
 import time
 from pathlib import Path
@@ -34,6 +35,8 @@ def kill(store: RunStore, run_id: str, *, grace: float = 10.0) -> None:
     Raises RunError when the run has already ended, or when processes of its
     group survive SIGKILL (for example processes in uninterruptible sleep).
     """
+    if not math.isfinite(grace) or grace < 0:
+        raise RunError(f"--grace {grace}: the seconds between SIGTERM and SIGKILL must be 0 or more; fix: pass --grace 10, or 0 to kill at once")
     info = store.get(run_id)
 
     with state_lock(store.root):
@@ -42,7 +45,7 @@ def kill(store: RunStore, run_id: str, *, grace: float = 10.0) -> None:
             state.status = KILLED
             state.ended = time.time()
             write_state(info.path, state)
-            log.info("run %s: removed from the queue", run_id)
+            log.info("run %s: cancelled before it started, status killed", run_id)
             return
         if state.status != RUNNING:
             raise RunError(f"run {run_id} is {state.status}, not queued or running; there is nothing to kill")
