@@ -23,6 +23,7 @@ from birdtui.runs.gpu import format_gpu_report, gpu_report
 from birdtui.runs.kill import kill
 from birdtui.runs.launch import CONFIG_FILE, launch, resume, resume_or_launch
 from birdtui.runs.slots import add_slot_arguments
+from birdtui.runs.state import QUEUED, RESUMABLE_STATUSES
 from birdtui.runs.store import RunInfo, RunStore
 from birdtui.runs.summary import RunSummary, summarize_run
 
@@ -41,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Queue a new attempt of each named experiment; existing runs are never overwritten.",
     )
     launch_parser.add_argument("names", nargs="*", metavar="NAME", help="experiment names from the experiments file")
-    launch_parser.add_argument("--all", action="store_true", help="launch every experiment of the file")
+    launch_parser.add_argument("--all", action="store_true", help="launch every experiment of the file that has no run yet")
     launch_parser.add_argument(
         "--resume",
         action="store_true",
@@ -107,9 +108,17 @@ def run_ls(args: argparse.Namespace) -> int:
     for problem in store.problems:
         print(f"warning: {problem.message}", file=sys.stderr)
 
+    experiments = _experiments_for_ls(args)
+    if not runs and experiments is None and args.runs is None:
+        raise ConfigError(
+            f"no experiments file here, and no runs in {store.root}",
+            path=str(config_path(args).absolute()),
+            fix="run birdtui in the folder of your experiments.toml, or pass --config FILE or --runs DIR",
+        )
+
     rows = [ls_row(info) for info in runs]
     launched = {info.experiment for info in runs}
-    rows += [new_experiment_row(config) for config in _experiments_for_ls(args) if config.name not in launched]
+    rows += [new_experiment_row(config) for config in experiments or [] if config.name not in launched]
     if not rows:
         print(f"no runs in {store.root}")
         return 0
@@ -117,15 +126,19 @@ def run_ls(args: argparse.Namespace) -> int:
     return 0
 
 
-def _experiments_for_ls(args: argparse.Namespace) -> list[ExperimentConfig]:
+def _experiments_for_ls(args: argparse.Namespace) -> list[ExperimentConfig] | None:
     """Return the experiments of the config file, so that ls also shows those never launched.
 
-    A missing default file is fine (ls of a bare runs folder); an invalid
-    file is reported but does not hide the runs.
+    A missing default file gives None (ls of a bare runs folder), while a
+    missing --config file is an error. An invalid file is reported but does
+    not hide the runs.
     """
     path = config_path(args)
     if args.config is None and not path.exists():
-        return []
+        return None
+    if not path.exists():
+        # load_experiments raises the error that names the file and the fix.
+        load_experiments(path)
     try:
         return load_experiments(path).experiments
     except ConfigError as error:
@@ -183,14 +196,14 @@ def run_launch(args: argparse.Namespace) -> int:
     if args.all == bool(args.names):
         raise RunError("name the experiments to launch, or pass --all (not both)")
     experiments = load_experiments(config_path(args))
-    configs = experiments.experiments if args.all else [experiments.by_name(name) for name in args.names]
     store = open_store(args)
+    configs = _configs_for_all(store, experiments.experiments, args.resume) if args.all else [experiments.by_name(name) for name in args.names]
 
     failures = 0
     for config in configs:
         try:
             info = _launch_one(store, config, args)
-        except RunError as error:
+        except (RunError, ConfigError) as error:
             # With several experiments, one that cannot start must not stop the others.
             print(f"birdtui: {error}", file=sys.stderr)
             failures += 1
@@ -202,6 +215,26 @@ def run_launch(args: argparse.Namespace) -> int:
     return RunError.exit_code if failures else 0
 
 
+def _configs_for_all(store: RunStore, configs: list[ExperimentConfig], resume: bool) -> list[ExperimentConfig]:
+    """Pick the experiments `launch --all` starts: those without a run, as the UI's `a` key does.
+
+    With --resume, experiments whose latest run was interrupted are picked
+    too. The others are listed as skipped, so that a second `--all` never
+    doubles the queue.
+    """
+    latest = {info.experiment: info for info in store.list_runs()}
+    chosen = []
+    for config in configs:
+        info = latest.get(config.name)
+        if info is None or (resume and info.status in RESUMABLE_STATUSES):
+            chosen.append(config)
+        else:
+            print(f"skipped {config.name}: its run {info.run_id} is {info.status}; `birdtui launch {config.name}` starts a new attempt")
+    if not chosen:
+        print("nothing to launch: every experiment has a run")
+    return chosen
+
+
 def _launch_one(store: RunStore, config: ExperimentConfig, args: argparse.Namespace) -> RunInfo:
     if args.resume:
         return resume_or_launch(store, config, gpus=args.gpus, per_gpu=args.per_gpu)
@@ -210,11 +243,11 @@ def _launch_one(store: RunStore, config: ExperimentConfig, args: argparse.Namesp
 
 def run_kill(args: argparse.Namespace) -> int:
     store = open_store(args)
-    was_queued = store.get(args.run_id).status == "queued"
+    was_queued = store.get(args.run_id).status == QUEUED
     kill(store, args.run_id, grace=args.grace)
     status = store.get(args.run_id).status
     if was_queued:
-        print(f"removed {args.run_id} from the queue")
+        print(f"cancelled {args.run_id} before it started: it is now {status}; `birdtui resume {args.run_id}` queues it again")
     else:
         print(f"stopped {args.run_id}: {status}")
     return 0

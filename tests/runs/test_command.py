@@ -140,16 +140,82 @@ def test_launch_all_resume(runs, config, tmp_path):
 
     result = runs.cli("launch", "--all", "--resume", "--config", str(config))
 
-    # The finished run is reported and skipped; the others are queued.
-    assert result.returncode == 1
-    assert "run r18-long is finished; only failed, killed, lost runs can be resumed" in result.stderr
+    # The finished run is skipped; the killed one resumes and the new one starts.
+    assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
+        "skipped r18-long: its run r18-long is finished; `birdtui launch r18-long` starts a new attempt",
         "queued r18-base to resume from its last checkpoint",
         f"queued r50 in {runs.root / 'r50'}",
     ]
     runs.wait_status("r18-base", "finished")
     runs.wait_status("r50", "finished")
     assert not (runs.root / "r18-long@2").exists()
+
+
+def test_launch_all_twice_queues_each_experiment_once(runs, config):
+    runs.plan(**{"r18-base": {"seconds": 60}, "r18-long": {"seconds": 60}})
+    first = runs.cli("launch", "--all", "--config", str(config))
+    assert first.returncode == 0, first.stderr
+
+    second = runs.cli("launch", "--all", "--config", str(config))
+
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.splitlines() == [
+        "skipped r18-base: its run r18-base is running; `birdtui launch r18-base` starts a new attempt",
+        "skipped r18-long: its run r18-long is queued; `birdtui launch r18-long` starts a new attempt",
+        "nothing to launch: every experiment has a run",
+    ]
+    assert sorted(runs.store.run_ids()) == ["r18-base", "r18-long"]
+    runs.cli("kill", "r18-long", "--config", str(config))
+    runs.cli("kill", "r18-base", "--grace", "0", "--config", str(config))
+
+
+def test_kill_of_queued_run_says_it_is_killed(runs):
+    runs.queue_without_supervisor("waiting")
+    lock = supervisor_lock(runs.root)
+    lock.acquire()
+    try:
+        result = runs.cli("kill", "waiting", "--runs", str(runs.root))
+    finally:
+        lock.release()
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "cancelled waiting before it started: it is now killed; `birdtui resume waiting` queues it again"
+    assert runs.status("waiting") == "killed"
+
+
+@pytest.mark.parametrize("grace", ["-5", "nan"])
+def test_kill_rejects_bad_grace(runs, grace):
+    runs.queue_without_supervisor("waiting")
+    lock = supervisor_lock(runs.root)
+    lock.acquire()
+    try:
+        result = runs.cli("kill", "waiting", "--grace", grace, "--runs", str(runs.root))
+    finally:
+        lock.release()
+
+    assert result.returncode == 1
+    assert "must be 0 or more" in result.stderr
+    assert runs.status("waiting") == "queued"
+
+
+def test_ls_without_experiments_file_or_runs_is_an_error(runs):
+    # cwd is tmp_path, which has neither experiments.toml nor runs/.
+    result = runs.cli("ls")
+
+    assert result.returncode == 2
+    assert "no experiments file here, and no runs in" in result.stderr
+    assert "fix: run birdtui in the folder of your experiments.toml" in result.stderr
+
+
+def test_ls_with_missing_config_file_is_an_error(runs, tmp_path):
+    runs.queue_without_supervisor("kept")
+
+    result = runs.cli("ls", "--config", str(tmp_path / "nonexist.toml"), "--runs", str(runs.root))
+
+    assert result.returncode == 2
+    assert "nonexist.toml: experiments file not found" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_ls_queued_run_shows_configured_epochs(runs):
