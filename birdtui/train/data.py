@@ -1,9 +1,9 @@
 """Datasets and loaders for ImageFolder-style training data.
 
 `data.root` contains one folder per class. Hidden folders (such as
-`.ipynb_checkpoints`) and hidden files are never read. When every class folder
-is named by an integer, as in the 555-species Kaggle set (`train/0` ...
-`train/554`), the labels follow the numeric order and the class ids written in
+`.ipynb_checkpoints`) and hidden files are never read. A root needs at least
+two class folders. When every class folder is named by an integer, as in the
+555-species Kaggle set (`train/0` ... `train/554`), the labels follow the numeric order and the class ids written in
 predictions are those integers, where ImageFolder would sort the names as
 strings ("0", "1", "10", "100").
 
@@ -119,6 +119,13 @@ def find_classes(root: str | Path, *, setting: str = "data.root") -> list[ClassF
         raise DataError(
             f"{setting}: no class folders in {root}{detail}; "
             "fix: use the folder that contains one subfolder of images per class, such as .../train"
+        )
+
+    if len(names) < 2:
+        # A single class reaches 100% accuracy at once, which tells nothing about the model.
+        raise DataError(
+            f"{setting}: {root} has one class folder ({names[0]!r}), but classification needs at least two classes\n"
+            f"  fix: add a folder of images for each other class beside {names[0]!r}, or point {setting} at the folder that contains all the class folders"
         )
 
     classes = [ClassFolder(name, int(name) if _is_integer_name(name) else name, root / name) for name in names]

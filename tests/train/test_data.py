@@ -127,6 +127,25 @@ def test_root_without_class_folders_rejected(tmp_path: Path) -> None:
         build_data(_config(tmp_path / "train"))
 
 
+def test_one_class_dataset_rejected(tmp_path: Path) -> None:
+    root = _image_folder(tmp_path / "train", {"Robin": 3})
+
+    with pytest.raises(DataError, match="needs at least two classes") as raised:
+        build_data(_config(root))
+
+    cause, fix = str(raised.value).split("\n")
+    assert cause.startswith(f"data.root: {root} has one class folder ('Robin')")
+    assert fix.startswith("  fix: add a folder of images for each other class")
+
+
+def test_one_class_val_root_rejected(tmp_path: Path) -> None:
+    train = _image_folder(tmp_path / "train", {"Robin": 2, "Wren": 2})
+    val = _image_folder(tmp_path / "val", {"Robin": 1})
+
+    with pytest.raises(DataError, match="data.val_root: .* needs at least two classes"):
+        build_data(_config(train, val_root=str(val)))
+
+
 def test_empty_class_names_the_folder(tmp_path: Path) -> None:
     root = _image_folder(tmp_path / "train", {"Robin": 2})
     (root / "Wren").mkdir()
@@ -204,6 +223,24 @@ def test_build_data_splits_tiny_dataset(tiny_dataset: Path) -> None:
     assert image.shape == (3, 16, 16)
     assert image.dtype == torch.float32
     assert 0 <= label < 3
+
+
+@pytest.mark.parametrize("normalize", ["imagenet", "dataset", "none"])
+def test_train_and_val_share_preprocessing(tiny_dataset: Path, normalize: str) -> None:
+    # With every augmentation off, an image must reach the network the same way in
+    # training and validation: the same resize and the same normalization.
+    config = _config(tiny_dataset / "train", val_fraction=0.2)
+    config.augment.hflip = 0.0
+    config.augment.normalize = normalize
+    bundle = build_data(config)
+    image = Image.new("RGB", (40, 24), (200, 90, 30))
+    image.paste((20, 160, 220), (5, 4, 30, 20))
+
+    train_input = bundle.train.transform(image)
+    val_input = bundle.val.transform(image)
+
+    assert train_input.shape == (3, 16, 16)
+    assert torch.equal(train_input, val_input)
 
 
 def test_val_root_labels_follow_train_root(tmp_path: Path) -> None:
