@@ -72,6 +72,41 @@ def _check_combinations(config: ExperimentConfig, merged: Layer, entry_path: Key
             f'experiment "{config.name}": a piecewise schedule needs schedule.lr_by_epoch',
             "add schedule.lr_by_epoch = { 0 = 0.01, 8 = 0.001 } (epochs count from 0)",
         )
+    if schedule.type == "piecewise":
+        _check_lr_epochs_in_range(config, merged, entry_path, source)
+
+
+def _check_lr_epochs_in_range(config: ExperimentConfig, merged: Layer, entry_path: KeyPath, source: SourceFile) -> None:
+    """Reject a piecewise LR entry for an epoch that training never reaches.
+
+    A table from [defaults] may run past an experiment that sets fewer epochs
+    itself, such as a one-epoch smoke test, because that experiment is a
+    deliberately shorter run of the same schedule.
+    """
+    last_epoch = config.epochs - 1
+    beyond = [epoch for epoch in config.schedule.lr_by_epoch if epoch > last_epoch]
+    if not beyond or _shortened_by_entry(merged):
+        return
+
+    table_path = _origin(merged, "schedule.lr_by_epoch", entry_path)
+    listed = ", ".join(str(epoch) for epoch in beyond)
+    entries = "entry" if len(beyond) == 1 else "entries"
+    raise source.error(
+        table_path + (str(beyond[0]),),
+        f'experiment "{config.name}": schedule.lr_by_epoch sets the LR for epoch {listed}, but epochs = {config.epochs} '
+        f"trains only {_epoch_range(config.epochs)} (counted from 0), so it never applies",
+        f"remove the {entries} for epoch {listed}, or set epochs = {beyond[-1] + 1} or more",
+    )
+
+
+def _shortened_by_entry(merged: Layer) -> bool:
+    table_from_defaults = merged["schedule.lr_by_epoch"][1][0] == "defaults"
+    epochs_from_entry = "epochs" in merged and merged["epochs"][1][0] != "defaults"
+    return table_from_defaults and epochs_from_entry
+
+
+def _epoch_range(epochs: int) -> str:
+    return "epoch 0" if epochs == 1 else f"epochs 0 to {epochs - 1}"
 
 
 def _origin(merged: Layer, dotted: str, fallback: KeyPath) -> KeyPath:

@@ -45,7 +45,17 @@ SYNTAX_FIXES = {
     "Illegal character": "remove the character, or put the value in quotes",
     "Expected '=' after a key": 'write key = value, with "=" between them',
     "Invalid statement": "each line must be key = value, a [table] header or a comment",
+    "Unclosed array": "close the array with ] and put a comma between its values",
+    "Unclosed inline table": "close the inline table with } on the line where it opens, and put a comma between its entries",
 }
+
+# tomllib reports an array or inline table left open at the end of the file
+# as "Invalid value (at end of document)", where the generic fix misleads.
+END_OF_FILE_FIX = "the file ends inside a value: close each [ with ] and each { with }, or finish the last value"
+MISSING_VALUE_FIX = 'write a value after "=", such as epochs = 4 or model = "resnet18"'
+# A table header inside an array that an earlier line left open reads as a
+# nested array, so tomllib stops at the header's name.
+HEADER_INSIDE_VALUE_FIX = "an array or table on a line above is not closed: close it with ] or } before this [table] header"
 
 
 @dataclass
@@ -134,15 +144,37 @@ def _parse_toml(text: str, path: Path) -> dict[str, Any]:
 
 def _syntax_error(message: str, text: str, path: Path) -> ConfigError:
     line = column = None
+    at_end = "(at end of document)" in message
     found = re.search(r"\(at line (\d+), column (\d+)\)", message)
     if found:
         line, column = int(found.group(1)), int(found.group(2))
-    elif "(at end of document)" in message:
+    elif at_end:
         line = text.count("\n") + (0 if text.endswith("\n") else 1)
     reason = re.sub(r"\s*\(at [^)]*\)$", "", message)
 
     fix = next((fix for start, fix in SYNTAX_FIXES.items() if reason.startswith(start)), "check the TOML syntax at this line")
+    if reason.startswith("Invalid value"):
+        if at_end:
+            fix = END_OF_FILE_FIX
+        elif _value_missing(text, line, column):
+            fix = MISSING_VALUE_FIX
+        elif _header_inside_value(text, line):
+            fix = HEADER_INSIDE_VALUE_FIX
     return ConfigError(f"TOML syntax error: {reason}", path=str(path), line=line, column=column, fix=fix)
+
+
+def _header_inside_value(text: str, line: int | None) -> bool:
+    lines = text.splitlines()
+    return line is not None and line <= len(lines) and lines[line - 1].lstrip().startswith("[")
+
+
+def _value_missing(text: str, line: int | None, column: int | None) -> bool:
+    """Return True when nothing but blanks or a comment follows the error's column."""
+    if line is None or column is None:
+        return False
+    lines = text.splitlines()
+    rest = lines[line - 1][column - 1:] if line <= len(lines) else ""
+    return not rest.strip() or rest.lstrip().startswith("#")
 
 
 def _check_top_level(document: dict[str, Any], source: SourceFile) -> None:

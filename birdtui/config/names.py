@@ -10,6 +10,11 @@ MAX_NAME_LENGTH = 100
 SAFE_NAME = re.compile(r"[A-Za-z0-9._-]+")
 UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 
+# Files that birdtui keeps in the runs folder itself, beside the run folders.
+# A run folder of the same name would clash with them. Names are compared in
+# lower case, because "Supervisor.log" is the same file on macOS and Windows.
+RESERVED_NAMES = frozenset({"supervisor.log", "supervisor.json", "supervisor.lock", ".state.lock"})
+
 # Short labels for sweep names; a field not listed here uses its own name.
 SWEEP_LABELS = {
     "weight_decay": "wd",
@@ -38,6 +43,8 @@ def name_problem(name: str) -> str | None:
         return f"starts with {name[0]!r}"
     if ".." in name:
         return "contains '..'"
+    if name.lower() in RESERVED_NAMES:
+        return "is the name of a file that birdtui keeps in the runs folder"
     return None
 
 
@@ -46,6 +53,8 @@ def safe_name(name: str) -> str:
     text = UNSAFE_CHARS.sub("-", name.replace("@", "-"))
     text = re.sub(r"\.{2,}", ".", text)
     text = text.lstrip(".-")[:MAX_NAME_LENGTH]
+    if text.lower() in RESERVED_NAMES:
+        text = text.replace(".", "-")
     return text or "experiment"
 
 

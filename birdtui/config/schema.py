@@ -20,6 +20,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+MAX_EPOCHS = 100_000
+
 
 def option(default: Any = dataclasses.MISSING, *, help: str, factory: Any = None, **rules: Any) -> Any:
     """Declare a config field with its default, help line and validation rules."""
@@ -105,7 +107,8 @@ class ExperimentConfig:
     name: str = option(help="experiment name; also the run folder name under runs/")
     model: str = option("resnet18", help="torchvision model name such as resnet18, resnet34 or resnet50")
     pretrained: str | None = option(None, help="local .pth file with weights to start from (nothing is downloaded)")
-    epochs: int = option(4, help="number of training epochs", min=1)
+    # The max is far above any real run, so it rejects only typos such as extra zeros.
+    epochs: int = option(4, help="number of training epochs", min=1, max=MAX_EPOCHS)
     seed: int = option(0, help="seed for the split, the weights and the augmentation", min=0)
     device: str = option("auto", help="auto, cpu, cuda or cuda:N", pattern=r"auto|cpu|cuda(:[0-9]+)?")
     amp: bool = option(True, help="automatic mixed precision on CUDA (bf16 where supported)")

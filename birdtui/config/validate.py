@@ -169,7 +169,9 @@ def _check_range(spec: FieldSpec, number: int | float, source: SourceFile, path:
     else:
         allowed = f"{low:g} or more"
     fix = f"use a value {allowed}, such as {spec.name} = {_example(spec)}"
-    raise source.error(path, f"must be {allowed}, got {number:g}", fix)
+    # Whole numbers are written out in full, so 10**17 does not read as 1e+17.
+    got = str(number) if isinstance(number, int) else f"{number:g}"
+    raise source.error(path, f"must be {allowed}, got {got}", fix)
 
 
 def _check_text(spec: FieldSpec, value: Any, source: SourceFile, path: KeyPath) -> str:
@@ -189,7 +191,12 @@ def _check_text(spec: FieldSpec, value: Any, source: SourceFile, path: KeyPath) 
         raise source.error(path, f"{show(value)} is not valid: expected {spec.rules['help']}", f"use a value such as {spec.name} = {show(_example(spec))}")
 
     if not value.strip() and not spec.optional:
-        raise source.error(path, "must not be empty", f"set {spec.name} to a value, or remove the line to use the default")
+        if spec.default in (None, ""):
+            # Only `name` has no default, so the example is a name.
+            fix = f'set {spec.name} to a value in quotes, such as {spec.name} = "r18-baseline"'
+        else:
+            fix = f"set {spec.name} to a value, or remove the line to use the default ({show(spec.default)})"
+        raise source.error(path, "must not be empty", fix)
     return value
 
 

@@ -81,6 +81,8 @@ def test_lr_table_replaced_whole(tmp_path: Path) -> None:
     loaded = load_text(
         tmp_path,
         """
+        [defaults]
+        epochs = 10
         [defaults.schedule]
         type = "piecewise"
         lr_by_epoch = { 0 = 0.1, 5 = 0.01, 8 = 0.001 }
@@ -104,6 +106,7 @@ def test_lr_keys_become_sorted_ints(tmp_path: Path) -> None:
         """
         [[experiments]]
         name = "a"
+        epochs = 12
         schedule.type = "piecewise"
         schedule.lr_by_epoch = { 10 = 0.001, 2 = 0.01, "0" = 0.1, 1 = 1 }
         """,
@@ -316,6 +319,7 @@ def test_config_round_trips_through_dict(tmp_path: Path) -> None:
         """
         [[experiments]]
         name = "a"
+        epochs = 6
         schedule.type = "piecewise"
         schedule.lr_by_epoch = { 0 = 0.1, 4 = 0.01 }
         """,
@@ -333,3 +337,65 @@ def test_repository_experiments_file() -> None:
     assert len(set(loaded.names())) == len(loaded.names())
     for config in loaded.experiments:
         assert Path(config.data.root).is_absolute()
+
+
+def test_shorter_experiment_keeps_default_lr_table(tmp_path: Path) -> None:
+    # A one-epoch smoke test may reuse a [defaults] table written for longer runs.
+    loaded = load_text(
+        tmp_path,
+        """
+        [defaults]
+        epochs = 6
+        [defaults.schedule]
+        type = "piecewise"
+        lr_by_epoch = { 0 = 0.1, 3 = 0.01, 5 = 0.001 }
+
+        [[experiments]]
+        name = "smoke"
+        epochs = 1
+
+        [[sweeps]]
+        name = "short"
+        grid = { epochs = [2, 6] }
+        """,
+    )
+
+    assert [config.epochs for config in loaded.experiments] == [1, 2, 6]
+    assert all(config.schedule.lr_by_epoch == {0: 0.1, 3: 0.01, 5: 0.001} for config in loaded.experiments)
+
+
+def test_lr_table_beyond_epochs_ignored_without_piecewise(tmp_path: Path) -> None:
+    loaded = load_text(
+        tmp_path,
+        """
+        [[experiments]]
+        name = "a"
+        epochs = 1
+        schedule = { type = "cosine", lr_by_epoch = { 0 = 0.1, 50 = 0.01 } }
+        """,
+    )
+
+    assert loaded.experiments[0].schedule.type == "cosine"
+
+
+def test_max_epochs_accepted(tmp_path: Path) -> None:
+    loaded = load_text(tmp_path, '[[experiments]]\nname = "a"\nepochs = 100000\n')
+
+    assert loaded.experiments[0].epochs == 100000
+
+
+def test_reserved_names_cover_runs_folder_files() -> None:
+    from birdtui.config.names import RESERVED_NAMES, name_problem
+    from birdtui.runs.control import SUPERVISOR_INFO_FILE, SUPERVISOR_LOCK_FILE, SUPERVISOR_LOG_FILE
+    from birdtui.runs.state import STATE_LOCK_FILE
+
+    for file_name in (SUPERVISOR_INFO_FILE, SUPERVISOR_LOCK_FILE, SUPERVISOR_LOG_FILE, STATE_LOCK_FILE):
+        assert file_name.lower() in RESERVED_NAMES
+        assert name_problem(file_name) is not None
+        assert name_problem(file_name.upper()) is not None
+
+
+def test_names_near_reserved_accepted(tmp_path: Path) -> None:
+    loaded = load_text(tmp_path, '[[experiments]]\nname = "supervisor"\n[[experiments]]\nname = "supervisor.log2"\n')
+
+    assert loaded.names() == ["supervisor", "supervisor.log2"]
