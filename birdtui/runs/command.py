@@ -3,7 +3,7 @@
 Every command takes `--config FILE` (default ./experiments.toml) and
 `--runs DIR` (default: runs/ beside the config file). Exit codes: 0 on
 success, 1 for a run error, 2 for an invalid experiments file. `ls` lists
-the runs, then the experiments of the file that have none (status `new`).
+the runs, then the experiments of the file that have none (status `pending`, as in the UI).
 `gpus` prints one line per GPU, or why there is none (still exit code 0).
 `python -m birdtui.runs.command` runs the same commands without the others.
 """
@@ -147,7 +147,7 @@ def _experiments_for_ls(args: argparse.Namespace) -> list[ExperimentConfig] | No
 
 
 def new_experiment_row(config: ExperimentConfig) -> list[str]:
-    return [config.name, "new", f"0/{config.epochs}", "-", "-", "-"]
+    return [config.name, "pending", f"0/{config.epochs}", "-", "-", "-"]
 
 
 def ls_row(info: RunInfo) -> list[str]:

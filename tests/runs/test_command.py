@@ -54,7 +54,7 @@ def test_launch_then_ls(runs, config):
         ["run", "status", "epoch", "last", "loss", "best", "val", "acc", "images/s"],
         ["r18-base", "finished", "2/2", "0.2500", "60.0%", "100"],
         ["r18-base@2", "finished", "2/2", "0.2500", "60.0%", "100"],
-        ["r18-long", "new", "0/3", "-", "-", "-"],
+        ["r18-long", "pending", "0/3", "-", "-", "-"],
     ]
 
 
