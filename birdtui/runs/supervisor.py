@@ -24,9 +24,9 @@ from filelock import Timeout
 from birdtui.errors import BirdtuiError, RunError
 from birdtui.runs.control import SUPERVISOR_INFO_FILE, SUPERVISOR_LOG_FILE, supervisor_lock
 from birdtui.runs.outcome import settle
-from birdtui.runs.process import is_same_process, process_start_time
+from birdtui.runs.process import is_same_process, process_start_time, signal_group
 from birdtui.runs.slots import SlotPlan, add_slot_arguments, resolve_plan
-from birdtui.runs.state import FAILED, QUEUED, RUNNING, read_state, state_lock, write_json_atomic, write_state
+from birdtui.runs.state import FAILED, QUEUED, RUNNING, read_state, state_lock, state_path, write_json_atomic, write_state
 from birdtui.runs.store import RunInfo, RunStore
 from birdtui.runs.worker import base_worker_command, start_worker, worker_argv
 
@@ -51,6 +51,8 @@ class Tracked:
     slot: Slot | None
     # None for adopted runs: another process is their parent, so no exit code is known.
     process: subprocess.Popen | None = None
+    # True once the run folder was found deleted and the worker was told to stop.
+    orphaned: bool = False
 
 
 class Supervisor:
@@ -154,8 +156,12 @@ class Supervisor:
 
     def _start_run(self, info: RunInfo, slot: Slot) -> None:
         with state_lock(self.runs_dir):
-            # `kill` may have cancelled the run since it was listed.
-            state = read_state(info.path)
+            # `kill` may have cancelled the run, or the user deleted its folder, since it was listed.
+            try:
+                state = read_state(info.path)
+            except RunError as error:
+                log.error("run %s: not started: %s", info.run_id, error)
+                return
             if state.status != QUEUED:
                 return
 
@@ -199,13 +205,19 @@ class Supervisor:
 
     def _collect_child(self, tracked: Tracked) -> bool:
         info = tracked.info
+        if not state_path(info.path).is_file():
+            return self._collect_orphan(tracked)
         # Reaping and recording happen under one lock, so no reader can find
         # the process gone while the state file still has status running.
         with state_lock(self.runs_dir):
             exit_code = tracked.process.poll()
             if exit_code is None:
                 return False
-            state = read_state(info.path)
+            try:
+                state = read_state(info.path)
+            except RunError as error:
+                log.error("run %s: pid %d exited with code %d, but its end cannot be recorded: %s", info.run_id, tracked.process.pid, exit_code, error)
+                return True
             if state.status == RUNNING and state.pid == tracked.process.pid:
                 settle(state, info.path, exit_code)
             else:
@@ -215,11 +227,35 @@ class Supervisor:
         log.info("run %s: pid %d exited with code %d, status %s", info.run_id, tracked.process.pid, exit_code, state.status)
         return True
 
+    def _collect_orphan(self, tracked: Tracked) -> bool:
+        """Stop and reap the worker of a run whose folder was deleted; return True once it has exited.
+
+        Nothing is written: re-creating the folder would bring back a run
+        the user removed. The worker also stops on its own at its next epoch.
+        """
+        info, process = tracked.info, tracked.process
+        alive = process.poll() is None if process is not None else is_same_process(info.state.pid, info.state.pid_start_time)
+        if not tracked.orphaned:
+            tracked.orphaned = True
+            log.error("run %s: its folder %s was deleted; stopping its worker and dropping the run", info.run_id, info.path)
+            if alive:
+                signal_group(info.state.pid, signal.SIGTERM)
+        if alive:
+            return False
+        log.info("run %s: worker pid %s of the deleted run has exited", info.run_id, info.state.pid)
+        return True
+
     def _collect_adopted(self, tracked: Tracked) -> bool:
         state = tracked.info.state
+        if not state_path(tracked.info.path).is_file():
+            return self._collect_orphan(tracked)
         if is_same_process(state.pid, state.pid_start_time):
             return False
-        info = self.store.reload(tracked.info)
+        try:
+            info = self.store.reload(tracked.info)
+        except RunError as error:
+            log.error("run %s: adopted pid %s is gone, and its state cannot be read: %s", tracked.info.run_id, state.pid, error)
+            return True
         log.info("run %s: adopted pid %s is gone, status %s", info.run_id, state.pid, info.status)
         return True
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from birdtui.errors import CheckpointError
+from birdtui.errors import CheckpointError, RunError
 
 CHECKPOINT_DIR = "checkpoints"
 BEST_NAME = "best.pt"
@@ -123,8 +123,15 @@ def link_or_copy_atomic(source: Path, target: Path, payload: dict[str, Any]) -> 
 
 
 def save_checkpoint(folder: Path, epoch: int, payload: dict[str, Any], keep: int, is_best: bool) -> Path:
-    """Write the checkpoint of `epoch`, update best.pt, and delete epochs beyond the last `keep`."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """Write the checkpoint of `epoch`, update best.pt, and delete epochs beyond the last `keep`.
+
+    The run folder itself must exist: a run whose folder the user deleted
+    must not bring it back holding only checkpoints.
+    """
+    try:
+        folder.mkdir(exist_ok=True)
+    except FileNotFoundError:
+        raise RunError(f"run folder {folder.parent} was deleted; stopping without re-creating it") from None
     path = epoch_checkpoint_path(folder, epoch)
     write_atomic(path, payload)
     if is_best:

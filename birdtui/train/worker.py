@@ -24,7 +24,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from birdtui.config import ExperimentConfig, to_dict
-from birdtui.errors import BirdtuiError, ConfigError
+from birdtui.errors import BirdtuiError, ConfigError, RunError
 from birdtui.metrics import MetricsWriter
 from birdtui.train.checkpoint import CHECKPOINT_DIR, FORMAT_VERSION, capture_rng_state, save_checkpoint
 from birdtui.train.data import DataBundle, EpochDataLoader, build_data, build_loaders
@@ -111,9 +111,16 @@ def train_run(config: ExperimentConfig, run_dir: Path, resume: bool, writer: Met
 
     for epoch in range(session.start_epoch, config.epochs):
         progress.epoch = epoch
+        check_run_folder(run_dir)
         if not train_and_checkpoint_epoch(session, epoch, progress):
             return "diverged"
     return "finished"
+
+
+def check_run_folder(run_dir: Path) -> None:
+    """Stop when the run folder was deleted: its log and state are gone, so the run is abandoned."""
+    if not run_dir.is_dir():
+        raise RunError(f"run folder {run_dir} was deleted; stopping without re-creating it")
 
 
 def seed_everything(seed: int) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import textwrap
 import psutil
 
 from birdtui.runs import launch
+from birdtui.runs.process import group_members
 from birdtui.runs.state import RUNNING
 
 
@@ -161,3 +163,22 @@ def test_unreadable_folder_logged_once(runs):
     log_text = (runs.root / "supervisor.log").read_text()
     assert log_text.count("skipping run folder") == 1
     assert f"{broken}/state.json: invalid run state" in log_text
+
+
+def test_deleted_run_folder_is_dropped(runs):
+    runs.plan(doomed={"seconds": 60}, after={"seconds": 0.2})
+    launch(runs.store, runs.config("doomed"))
+    launch(runs.store, runs.config("after"))
+    runs.wait_for(lambda: runs.events("doomed"), description="trainer start")
+    pid = runs.store.get("doomed").state.pid
+
+    shutil.rmtree(runs.root / "doomed")
+
+    # One slot: the queued run starts only once the deleted run's worker is gone.
+    runs.wait_status("after", "finished")
+    assert not group_members(pid)
+    assert not (runs.root / "doomed").exists()
+    log = (runs.root / "supervisor.log").read_text()
+    assert "run doomed: its folder" in log
+    assert "was deleted; stopping its worker and dropping the run" in log
+    assert "state file not found" not in log

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import random
+import shutil
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from birdtui.errors import CheckpointError
+from birdtui.errors import CheckpointError, RunError
 from birdtui.metrics import read_records
 from birdtui.train.checkpoint import (
     capture_rng_state,
     list_epoch_checkpoints,
     load_checkpoint,
     restore_rng_state,
+    save_checkpoint,
     write_atomic,
 )
 from birdtui.train.signals import StopFlag
@@ -125,3 +128,26 @@ def test_checkpoint_resume_without_any_starts_over(make_run, capsys):
     assert records[-1]["status"] == "finished"
     assert "no checkpoint" in capsys.readouterr().err
     assert [p.name for p in list_epoch_checkpoints(run_dir / "checkpoints")] == ["epoch-0000.pt"]
+
+
+def test_checkpoint_keeps_deleted_folder_gone(tmp_path):
+    run_dir = tmp_path / "runs" / "gone"
+
+    with pytest.raises(RunError, match="was deleted; stopping without re-creating it"):
+        save_checkpoint(run_dir / "checkpoints", 0, {"epoch": 0}, keep=2, is_best=True)
+
+    assert not run_dir.exists()
+
+
+def test_worker_stops_on_deleted_folder(make_run, workers):
+    run_dir = make_run("doomed", epochs=40)
+    process = workers.start(run_dir)
+    workers.wait_for_record(run_dir, lambda record: record["type"] == "checkpoint")
+
+    # The worker may add a file while the tree is removed, so remove until it is gone.
+    deadline = time.monotonic() + 30
+    while run_dir.exists() and time.monotonic() < deadline:
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+    assert process.wait(timeout=60) == RunError.exit_code
+    assert not run_dir.exists()
