@@ -14,7 +14,7 @@ from textual.pilot import Pilot
 
 from birdtui.metrics.series import RunSeries
 from birdtui.tui.widgets.loss_plot import LossPlot
-from birdtui.tui.widgets.plot_views import RUN_MARKERS
+from birdtui.tui.widgets.plot_views import RUN_MARKERS, Smoothing
 
 STEPS_PER_EPOCH = 10
 
@@ -96,7 +96,7 @@ def test_loss_view_lines_and_markers() -> None:
         plot.set_runs(series_of("r18"), [])
 
         labels = [line.label for line in plot.contents.lines]
-        assert labels == ["r18 loss", "r18 EMA 0.1"]
+        assert labels == ["r18 loss", "r18 EMA 0.2"]
         raw = plot.contents.lines[0]
         assert raw.xs == tuple(float(step) for step in range(1, 31))
         assert raw.ys[0] == pytest.approx(2.0 / 1.1)
@@ -109,7 +109,7 @@ def test_loss_view_lines_and_markers() -> None:
         text = plot.render().plain
         assert "LR 0.01" in text
         assert "planned LR 0.001" in text
-        assert "r18 EMA 0.1" in text
+        assert "r18 EMA 0.2" in text
 
     run_with_plot(check)
 
@@ -187,20 +187,22 @@ def test_invalid_view_rejected() -> None:
 def test_smoothing_controls() -> None:
     async def check(pilot: Pilot[None], plot: LossPlot) -> None:
         plot.set_runs(series_of("r18"), [])
-        assert plot.smoothing.label == "EMA 0.1"
+        assert plot.smoothing.label == "EMA 0.2, auto"
+        assert plot.contents.title == "r18: train loss (EMA 0.2, auto)"
 
-        assert plot.change_smoothing(+1).label == "EMA 0.05"
-        assert plot.contents.lines[1].label == "r18 EMA 0.05"
+        # The first change starts from the automatic level and ends the automatic choice.
+        assert plot.change_smoothing(+1).label == "EMA 0.1"
+        assert plot.contents.lines[1].label == "r18 EMA 0.1"
         for _ in range(20):
             plot.change_smoothing(+1)
-        assert plot.smoothing.label == "EMA 0.01"
+        assert plot.smoothing.label == "EMA 0.001"
         for _ in range(20):
             plot.change_smoothing(-1)
         assert plot.smoothing.label == "EMA 0.5"
 
         assert plot.cycle_smoothing_kind().kind == "none"
         assert [line.label for line in plot.contents.lines] == ["r18 loss"]
-        assert plot.cycle_smoothing_kind().label == "MA 5"
+        assert plot.cycle_smoothing_kind().label == "MA 3"
         smoothed = plot.contents.lines[1]
         raw = plot.contents.lines[0]
         assert smoothed.ys[1] == pytest.approx((raw.ys[0] + raw.ys[1]) / 2)
@@ -222,6 +224,8 @@ def test_long_series_reduced_to_width() -> None:
         assert len(raw.xs) <= 2 * plot.size.width
         assert 25.0 in raw.ys
         assert raw.xs[raw.ys.index(25.0)] == 70_001.0
+        # About 3 columns' worth of points: 3 * 10^5 / 108 columns is nearest to an MA of 2000.
+        assert plot.smoothing.label == "EMA 0.001, auto"
 
     run_with_plot(check)
 
@@ -317,3 +321,153 @@ def test_resize_reduces_to_new_width() -> None:
         assert len(plot.contents.lines[0].xs) <= 2 * 160
 
     run_with_plot(check, size=(60, 30))
+
+
+def sparse_lr_records(run: str) -> list[dict[str, Any]]:
+    """Step records every 8 steps (logged at 8, 16, 24, 32), with an LR drop from 0.05 to 0.005 at step 20."""
+    result: list[dict[str, Any]] = [{"type": "start", "run": run, "epochs": 4, "steps_per_epoch": STEPS_PER_EPOCH}]
+    for step in (8, 16, 24, 32):
+        if step == 24:
+            result.append({"type": "lr", "epoch": 2, "step": 20, "epoch_progress": 2.0,
+                           "old": 0.05, "new": 0.005, "reason": "plateau"})
+        lr = 0.05 if step < 20 else 0.005
+        result.append({"type": "step", "epoch": (step - 1) // STEPS_PER_EPOCH, "step": step,
+                       "epoch_progress": step / STEPS_PER_EPOCH, "loss": 1.0, "lr": lr})
+    return result
+
+
+def test_lr_drop_drawn_as_step() -> None:
+    async def check(pilot: Pilot[None], plot: LossPlot) -> None:
+        series = RunSeries("r18")
+        series.update(sparse_lr_records("r18"))
+        plot.set_runs(series, [])
+
+        plot.view = "lr"
+
+        line = plot.contents.lines[0]
+        points = list(zip(line.xs, line.ys))
+        assert points == [(8.0, 0.05), (16.0, 0.05), (20.0, 0.05), (20.0, 0.005), (24.0, 0.005), (32.0, 0.005)]
+
+        plot.x_axis = "epoch"
+        line = plot.contents.lines[0]
+        assert list(zip(line.xs, line.ys))[2:4] == [(2.0, 0.05), (2.0, 0.005)]
+
+    run_with_plot(check)
+
+
+def test_lr_slope_without_change_record_kept() -> None:
+    async def check(pilot: Pilot[None], plot: LossPlot) -> None:
+        # A warmup or cosine schedule changes the LR with no lr record: no steps are invented.
+        series = RunSeries("r18")
+        series.update([{"type": "step", "epoch": 0, "step": step, "loss": 1.0, "lr": 0.01 * step} for step in (1, 2, 3)])
+        plot.set_runs(series, [])
+
+        plot.view = "lr"
+
+        assert plot.contents.lines[0].xs == (1.0, 2.0, 3.0)
+
+    run_with_plot(check)
+
+
+def legend_rows(text: str, count: int) -> list[str]:
+    """Return the first `count` canvas rows of a rendered plot, where plotext puts the legend."""
+    canvas = [row for row in text.splitlines() if "┤" in row or "│" in row]
+    return canvas[:count]
+
+
+def canvas_part(row: str) -> str:
+    """Return a rendered row without its y tick label and the frame left of the canvas."""
+    frame = min(row.index(edge) for edge in "┤│" if edge in row)
+    return row[frame + 1 :]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)])
+@pytest.mark.parametrize("view", ["loss", "val", "lr"])
+def test_marker_labels_leave_legend_intact(view: str, size: tuple[int, int]) -> None:
+    async def check(pilot: Pilot[None], plot: LossPlot) -> None:
+        # A drop at epoch 1 sits at the left edge of the val view, under the legend.
+        plot.set_runs(series_of("r18-plateau", drop_at_epoch=1), [series_of("r18-baseline", drop_at_epoch=1)])
+        plot.view = view
+
+        text = plot.render().plain
+        rows = legend_rows(text, len(plot.contents.lines))
+
+        for row, line in zip(rows, plot.contents.lines):
+            assert f" {line.label} " in row + " "
+        for marker in plot.contents.markers:
+            assert marker.label in text
+
+    run_with_plot(check, size=size)
+
+
+def test_step_axis_ticks_are_whole() -> None:
+    async def check(pilot: Pilot[None], plot: LossPlot) -> None:
+        series = RunSeries("r18")
+        series.update([{"type": "step", "epoch": 0, "step": step, "loss": 1.0 / step, "lr": 0.1}
+                       for step in range(75_001, 75_023)])
+        plot.set_runs(series, [])
+
+        ticks = plot.contents.x_ticks
+        assert len(ticks) >= 3
+        assert all(tick.is_integer() for tick in ticks)
+        tick_row = plot.render().plain.splitlines()[-2]
+        assert "." not in tick_row
+        assert "75010" in tick_row
+
+        plot.x_axis = "epoch"
+        assert plot.contents.x_ticks
+        assert plot.contents.x_ticks[0] >= plot.contents.x_range[0]
+
+    run_with_plot(check)
+
+
+def test_single_step_gets_an_axis() -> None:
+    async def check(pilot: Pilot[None], plot: LossPlot) -> None:
+        series = RunSeries("r18")
+        series.update([{"type": "step", "epoch": 0, "step": 7, "loss": 1.0, "lr": 0.1}])
+        plot.set_runs(series, [])
+
+        assert plot.contents.x_range == (6.0, 8.0)
+        assert plot.contents.x_ticks == (6.0, 7.0, 8.0)
+        assert "7" in plot.render().plain.splitlines()[-2]
+
+    run_with_plot(check)
+
+
+@pytest.mark.parametrize("view", ["loss", "val", "lr"])
+def test_no_color_every_line_has_own_marker(view: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+
+    async def check(pilot: Pilot[None], plot: LossPlot) -> None:
+        plot.set_runs(series_of("r18"), [series_of("r34"), series_of("r50")])
+        plot.view = view
+
+        lines = plot.contents.lines
+        assert len({line.marker for line in lines}) == len(lines)
+
+        # The legend shows each line's marker glyphs before its label.
+        rows = legend_rows(plot.render().plain, len(lines))
+        glyphs = [canvas_part(row).split(line.label)[0].strip() for row, line in zip(rows, lines)]
+        assert all(glyphs)
+        assert len(set(glyphs)) == len(lines)
+
+    run_with_plot(check, size=(160, 48))
+
+
+def test_automatic_smoothing_follows_short_run() -> None:
+    async def check(pilot: Pilot[None], plot: LossPlot) -> None:
+        plot.set_runs(series_of("r18"), [])
+
+        raw, smoothed = plot.contents.lines
+        assert smoothed.ys[0] == pytest.approx(raw.ys[0])
+        # Loss falls from 1.82 to 0.5 over 30 steps; the smoothed line ends close to it.
+        assert smoothed.ys[-1] < raw.ys[-1] * 1.15
+
+    run_with_plot(check)
+
+
+def test_smoothing_resolve_picks_level() -> None:
+    assert Smoothing().resolve(30, 100).label == "EMA 0.2, auto"
+    assert Smoothing().resolve(100_000, 100).label == "EMA 0.001, auto"
+    assert Smoothing("ma").resolve(10_000, 100).label == "MA 200, auto"
+    assert Smoothing("ema", 3).resolve(100_000, 100).label == "EMA 0.1"

@@ -25,6 +25,9 @@ from birdtui.tui.widgets.plot_views import (
 # Room taken by the y-axis tick labels and the frame, in columns.
 AXIS_COLUMNS = 12
 MIN_BUCKETS = 20
+# Rows plotext 5.3.2 takes from the widget's height for the title, the two
+# x axes, the x tick labels and the row of axis labels.
+FRAME_ROWS = 5
 
 
 class LossPlot(PlotextPlot):
@@ -53,6 +56,7 @@ class LossPlot(PlotextPlot):
         # The `RunSeries.version` of each run as last drawn, keyed by object id.
         self._drawn_versions: dict[int, int] = {}
         self._drawn_buckets = 0
+        self._drawn_height = 0
 
     def on_mount(self) -> None:
         # Textual also runs PlotextPlot.on_mount (handlers are looked up along
@@ -69,7 +73,9 @@ class LossPlot(PlotextPlot):
 
     @property
     def smoothing(self) -> Smoothing:
-        return self._smoothing
+        """The smoothing of the train loss, with the level the automatic choice picks for the shown runs."""
+        longest = max((run.step_count for run in self._shown_runs()), default=0)
+        return self._smoothing.resolve(longest, self._buckets())
 
     def set_runs(self, selected: RunSeries | None, overlays: list[RunSeries] | None = None) -> None:
         """Show `selected` and `overlays` (the selected run is left out of the overlays).
@@ -100,19 +106,24 @@ class LossPlot(PlotextPlot):
         return self.x_axis
 
     def change_smoothing(self, delta: int) -> Smoothing:
-        """Smooth more (delta > 0) or less (delta < 0), within the available levels."""
-        levels = len(MA_WINDOWS) if self._smoothing.kind == "ma" else len(EMA_ALPHAS)
-        level = min(max(self._smoothing.level + delta, 0), levels - 1)
-        self._smoothing = Smoothing(self._smoothing.kind, level)
+        """Smooth more (delta > 0) or less (delta < 0), within the available levels.
+
+        The first change starts from the level the automatic choice picked and ends that choice.
+        """
+        current = self.smoothing
+        assert current.level is not None
+        levels = len(MA_WINDOWS) if current.kind == "ma" else len(EMA_ALPHAS)
+        level = min(max(current.level + delta, 0), levels - 1)
+        self._smoothing = Smoothing(current.kind, level)
         self.replot()
         return self._smoothing
 
     def cycle_smoothing_kind(self) -> Smoothing:
-        """Switch smoothing between none, moving average and EMA."""
+        """Switch smoothing between none, moving average and EMA, keeping the level or the automatic choice."""
         kind = SMOOTHING_KINDS[(SMOOTHING_KINDS.index(self._smoothing.kind) + 1) % len(SMOOTHING_KINDS)]
         self._smoothing = Smoothing(kind, self._smoothing.level)
         self.replot()
-        return self._smoothing
+        return self.smoothing
 
     # -- drawing -----------------------------------------------------------------
 
@@ -141,10 +152,12 @@ class LossPlot(PlotextPlot):
             x_axis=self.x_axis,
             smoothing=self._smoothing,
             buckets=self._buckets(),
+            rows=max(self.size.height - FRAME_ROWS, 0),
         )
         self._contents = plan_plot(request)
         self._drawn_versions = {id(run): run.version for run in runs}
         self._drawn_buckets = request.buckets
+        self._drawn_height = self.size.height
         self._dirty = False
         self.refresh()
 
@@ -156,9 +169,10 @@ class LossPlot(PlotextPlot):
         return super().render()
 
     def on_resize(self) -> None:
-        # Series were reduced to the old width. The timer redraws them, which
-        # keeps a window drag from replotting at every step.
-        if self._buckets() != self._drawn_buckets:
+        # Series were reduced to the old width, and marker labels placed under
+        # the legend for the old height. The timer redraws them, which keeps a
+        # window drag from replotting at every step.
+        if self._buckets() != self._drawn_buckets or self.size.height != self._drawn_height:
             self._dirty = True
 
     def _buckets(self) -> int:

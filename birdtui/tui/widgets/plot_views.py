@@ -23,11 +23,16 @@ from birdtui.metrics.reduce import minmax_reduce
 from birdtui.metrics.series import RunSeries
 from birdtui.metrics.smooth import ema, moving_average
 
-# One colour and one smoothed-line marker per run. The marker distinguishes
-# runs when NO_COLOR strips the colours.
+# One colour per run, and one marker per run and kind of line, so that every
+# line of a view with up to six runs has its own marker. The markers tell the
+# lines apart when NO_COLOR strips the colours.
 RUN_COLORS = ("cyan+", "orange+", "green+", "magenta+", "blue+", "red+")
+# Smoothed train loss, validation loss and LR.
 RUN_MARKERS = ("hd", "x", "o", "+", "*", "#")
-RAW_MARKER = "dot"
+# Raw train loss (step records or epoch means).
+RAW_MARKERS = ("dot", "·", ".", ":", "'", ",")
+# Validation accuracy.
+ACCURACY_MARKERS = ("sd", "=", "~", "^", "%", "@")
 LR_DROP_COLOR = "red+"
 PLANNED_COLOR = "gray"
 
@@ -35,31 +40,63 @@ VIEWS = ("loss", "val", "lr")
 X_AXES = ("step", "epoch")
 SMOOTHING_KINDS = ("none", "ma", "ema")
 # Smoothing levels from light to heavy: MA windows in points, EMA alphas.
-MA_WINDOWS = (5, 10, 20, 50, 100, 200, 500)
-EMA_ALPHAS = (0.5, 0.3, 0.2, 0.1, 0.05, 0.02, 0.01)
+# An EMA with alpha a averages over about 2 / a - 1 points, so the two lists
+# smooth about equally at each level.
+MA_WINDOWS = (3, 5, 10, 20, 50, 100, 200, 500, 1000, 2000)
+EMA_ALPHAS = (0.5, 0.3, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001)
+# The automatic level averages over about 3 plot columns' worth of points, and
+# over at least 8 points, so a run of a few dozen points still gets smoothed.
+AUTO_SPAN_COLUMNS = 3
+AUTO_MIN_SPAN = 8
 
 
 @dataclass(frozen=True)
 class Smoothing:
-    """The smoothing applied to train loss: kind 'none', 'ma' or 'ema' at a level index."""
+    """The smoothing applied to train loss: kind 'none', 'ma' or 'ema' at a level index.
+
+    A level of None picks the level from the number of points with `resolve`.
+    """
 
     kind: str = "ema"
-    level: int = 3
+    level: int | None = None
+    # Whether `resolve` picked the level.
+    automatic: bool = False
 
     @property
     def label(self) -> str:
+        level = self._level()
         if self.kind == "ma":
-            return f"MA {MA_WINDOWS[self.level]}"
-        if self.kind == "ema":
-            return f"EMA {EMA_ALPHAS[self.level]:g}"
-        return "no smoothing"
+            text = f"MA {MA_WINDOWS[level]}"
+        elif self.kind == "ema":
+            text = f"EMA {EMA_ALPHAS[level]:g}"
+        else:
+            return "no smoothing"
+        return f"{text}, auto" if self.automatic else text
+
+    @property
+    def line_label(self) -> str:
+        """The label without ', auto', for the legend."""
+        return replace(self, automatic=False).label
+
+    def resolve(self, points: int, buckets: int) -> Smoothing:
+        """Return this smoothing with a level, picked for `points` points on `buckets` columns if it has none."""
+        if self.level is not None:
+            return self
+        span = max(AUTO_MIN_SPAN, AUTO_SPAN_COLUMNS * points / max(buckets, 1))
+        distances = [abs(math.log(window / span)) for window in MA_WINDOWS]
+        return Smoothing(self.kind, distances.index(min(distances)), automatic=True)
 
     def apply(self, values: np.ndarray) -> np.ndarray:
         if self.kind == "ma":
-            return moving_average(values, MA_WINDOWS[self.level])
+            return moving_average(values, MA_WINDOWS[self._level()])
         if self.kind == "ema":
-            return ema(values, EMA_ALPHAS[self.level])
+            return ema(values, EMA_ALPHAS[self._level()])
         return values
+
+    def _level(self) -> int:
+        if self.level is None:
+            raise ValueError("smoothing has no level yet: call resolve first")
+        return self.level
 
 
 @dataclass(frozen=True)
@@ -102,6 +139,10 @@ class PlotContents:
     ylabels: dict[str, str] = field(default_factory=dict)
     log_y: bool = False
     x_range: tuple[float, float] | None = None
+    # Tick positions on the x axis, whole numbers on the step axis.
+    x_ticks: tuple[float, ...] = ()
+    # The smoothing of the loss view, with its level resolved.
+    smoothing: Smoothing | None = None
 
     def lines_of(self, run: str) -> list[DrawnLine]:
         return [line for line in self.lines if line.run == run]
@@ -120,6 +161,8 @@ class PlotRequest:
     smoothing: Smoothing
     # Target number of points per series, about the plot's width in columns.
     buckets: int
+    # Rows of the plot's canvas, where lines, legend and marker labels go, or 0 when unknown.
+    rows: int = 0
 
 
 def plan_plot(request: PlotRequest) -> PlotContents:
@@ -142,7 +185,8 @@ def plan_plot(request: PlotRequest) -> PlotContents:
         return contents
 
     _plan_markers(request, contents)
-    contents.title = _title(request)
+    _plan_x_axis(request, contents)
+    contents.title = _title(request, contents)
     contents.xlabel = "step" if request.x_axis == "step" else "epochs completed"
     return contents
 
@@ -156,6 +200,8 @@ def paint(plot: Plot, contents: PlotContents) -> None:
         plot.yscale("log")
     if contents.x_range is not None:
         plot.xlim(*contents.x_range)
+    if contents.x_ticks:
+        plot.xticks(list(contents.x_ticks), [_tick_label(tick) for tick in contents.x_ticks])
 
     for marker in contents.markers:
         plot.vline(marker.x, color=marker.color)
@@ -170,33 +216,36 @@ def paint(plot: Plot, contents: PlotContents) -> None:
 
 
 def _plan_loss(request: PlotRequest, contents: PlotContents) -> None:
+    longest = max(run.step_count for run in request.runs)
+    smoothing = request.smoothing.resolve(longest, request.buckets)
+    contents.smoothing = smoothing
+
     for index, run in enumerate(request.runs):
         x, y = run.step_loss(request.x_axis)
         if not x.size:
             continue
         color = RUN_COLORS[index % len(RUN_COLORS)]
-        _add_line(contents, run.run, f"{run.run} loss", x, y, request.buckets, color=color, marker=RAW_MARKER)
-        if request.smoothing.kind != "none":
-            label = f"{run.run} {request.smoothing.label}"
-            smoothed = request.smoothing.apply(y)
+        raw_marker = RAW_MARKERS[index % len(RAW_MARKERS)]
+        _add_line(contents, run.run, f"{run.run} loss", x, y, request.buckets, color=color, marker=raw_marker)
+        if smoothing.kind != "none":
+            label = f"{run.run} {smoothing.line_label}"
             marker = RUN_MARKERS[index % len(RUN_MARKERS)]
-            _add_line(contents, run.run, label, x, smoothed, request.buckets, color=color, marker=marker)
+            _add_line(contents, run.run, label, x, smoothing.apply(y), request.buckets, color=color, marker=marker)
     contents.ylabels = {"left": "train loss"}
 
 
 def _plan_validation(request: PlotRequest, contents: PlotContents) -> None:
     for index, run in enumerate(request.runs):
         color = RUN_COLORS[index % len(RUN_COLORS)]
-        marker = RUN_MARKERS[index % len(RUN_MARKERS)]
-        for name, label, yside, line_marker in (
-            ("val_loss", "val loss", "left", marker),
-            ("train_loss", "train loss", "left", RAW_MARKER),
-            ("val_acc", "val acc", "right", "sd"),
+        for name, label, yside, markers in (
+            ("val_loss", "val loss", "left", RUN_MARKERS),
+            ("train_loss", "train loss", "left", RAW_MARKERS),
+            ("val_acc", "val acc", "right", ACCURACY_MARKERS),
         ):
             x, y = run.epoch_values(name, request.x_axis)
             if x.size:
                 _add_line(contents, run.run, f"{run.run} {label}", x, y, request.buckets,
-                          color=color, marker=line_marker, yside=yside)
+                          color=color, marker=markers[index % len(markers)], yside=yside)
     contents.ylabels = {"left": "loss", "right": "accuracy"}
 
 
@@ -211,8 +260,9 @@ def _plan_lr(request: PlotRequest, contents: PlotContents) -> None:
             continue
         color = RUN_COLORS[index % len(RUN_COLORS)]
         marker = RUN_MARKERS[index % len(RUN_MARKERS)]
+        changes = [run.lr_change_x(change, request.x_axis) for change in run.lr_changes]
         _add_line(contents, run.run, f"{run.run} LR", x[positive], y[positive], request.buckets,
-                  color=color, marker=marker)
+                  color=color, marker=marker, steps_at=changes)
     contents.log_y = True
     contents.ylabels = {"left": "learning rate (log)"}
 
@@ -228,10 +278,35 @@ def _add_line(
     color: str,
     marker: str,
     yside: str = "left",
+    steps_at: list[float] | None = None,
 ) -> None:
+    """Reduce a series and add it as a line, with a vertical step at each x in `steps_at` (the LR changes)."""
     rx, ry = minmax_reduce(x, y, buckets)
+    if steps_at:
+        rx, ry = _add_steps(rx, ry, steps_at)
     if rx.size:
         contents.lines.append(DrawnLine(run, label, tuple(rx.tolist()), tuple(ry.tolist()), color, marker, yside))
+
+
+def _add_steps(x: np.ndarray, y: np.ndarray, changes: list[float]) -> tuple[np.ndarray, np.ndarray]:
+    """Turn the slope between two points of different y into a vertical step at the change between them.
+
+    Step records come every few steps, so plotext would join the last point
+    of the old LR and the first of the new one with a slope. A change at x = c
+    between them gets the corner points (c, old) and (c, new). A slope with no
+    change record in between, as in a cosine or warmup schedule, stays a slope.
+    """
+    xs: list[float] = []
+    ys: list[float] = []
+    for i in range(x.size):
+        if i > 0 and y[i] != y[i - 1]:
+            inside = [c for c in changes if x[i - 1] <= c <= x[i]]
+            if inside:
+                xs += [inside[0], inside[0]]
+                ys += [float(y[i - 1]), float(y[i])]
+        xs.append(float(x[i]))
+        ys.append(float(y[i]))
+    return np.array(xs), np.array(ys)
 
 
 def _plan_markers(request: PlotRequest, contents: PlotContents) -> None:
@@ -260,7 +335,7 @@ def _plan_markers(request: PlotRequest, contents: PlotContents) -> None:
     low, high = min(all_x), max(all_x)
     contents.x_range = (low, high)
 
-    heights = _label_heights(contents)
+    heights = _label_heights(contents, request.rows)
     for index, marker in enumerate(sorted(markers, key=lambda marker: marker.x)):
         # Labels that follow each other along x sit at different heights, so
         # that neighbours, and markers of two runs at one x, do not overwrite
@@ -270,23 +345,70 @@ def _plan_markers(request: PlotRequest, contents: PlotContents) -> None:
         contents.markers.append(replace(marker, label_y=heights[index % len(heights)], label_side=side))
 
 
-def _label_heights(contents: PlotContents) -> list[float]:
-    """Return y positions near the top of the left axis range for marker labels."""
+def _label_heights(contents: PlotContents, rows: int) -> list[float]:
+    """Return y positions in the left axis range for marker labels, in the three rows under the legend.
+
+    plotext 5.3.2 writes the legend, one row per line, into the top left
+    corner of the canvas and maps y to canvas rows linearly over the data's
+    min-max range. With `rows` unknown (0), the labels go at 0, 15 and 30 %
+    below the top.
+    """
     ys = [y for line in contents.lines if line.yside == "left" for y in line.ys]
     if not ys:
         ys = [y for line in contents.lines for y in line.ys]
     low, high = min(ys), max(ys)
     if contents.log_y:
         low, high = math.log10(low), math.log10(high)
-    span = (high - low) or 1.0
-    heights = [high - fraction * span for fraction in (0.0, 0.15, 0.3)]
+    span = high - low
+
+    if rows > 1 and span > 0:
+        legend_rows = len(contents.lines)
+        label_rows = [min(legend_rows + offset, rows - 1) for offset in range(3)]
+        # plotext puts row t, counted from the top, at t / (rows - 1) of the span below the top.
+        fractions = [row / (rows - 1) for row in label_rows]
+    else:
+        fractions = [0.0, 0.15, 0.3]
+    heights = [high - fraction * (span or 1.0) for fraction in fractions]
     return [10**value for value in heights] if contents.log_y else heights
 
 
-def _title(request: PlotRequest) -> str:
+def _plan_x_axis(request: PlotRequest, contents: PlotContents) -> None:
+    """Fix the x range and put the ticks on round numbers, whole ones on the step axis."""
+    if contents.x_range is None:
+        all_x = [x for line in contents.lines for x in (line.xs[0], line.xs[-1])]
+        contents.x_range = (min(all_x), max(all_x))
+
+    low, high = contents.x_range
+    if high == low:
+        # plotext divides by the range, so a single point gets some room.
+        low, high = low - 1.0, high + 1.0
+        contents.x_range = (low, high)
+    contents.x_ticks = _round_ticks(low, high, whole=request.x_axis == "step")
+
+
+def _round_ticks(low: float, high: float, whole: bool, count: int = 5) -> tuple[float, ...]:
+    """Return about `count` ticks between `low` and `high` at a spacing of 1, 2 or 5 times a power of 10."""
+    raw_spacing = (high - low) / count
+    power = 10 ** math.floor(math.log10(raw_spacing))
+    spacing = next(factor * power for factor in (1, 2, 5, 10) if factor * power >= raw_spacing)
+    if whole:
+        spacing = max(1.0, round(spacing))
+
+    first = math.ceil(low / spacing)
+    last = math.floor(high / spacing)
+    # Rounding index * spacing keeps 0.1-spaced ticks free of float error such as 0.30000000000000004.
+    return tuple(float(round(index * spacing, 10)) for index in range(first, last + 1))
+
+
+def _tick_label(tick: float) -> str:
+    return str(int(tick)) if tick.is_integer() else f"{tick:g}"
+
+
+def _title(request: PlotRequest, contents: PlotContents) -> str:
     names = ", ".join(run.run for run in request.runs)
     if request.view == "loss":
-        what = f"train loss ({request.smoothing.label})"
+        smoothing = contents.smoothing or request.smoothing
+        what = f"train loss ({smoothing.label})"
     elif request.view == "val":
         what = "validation loss and accuracy"
     else:
