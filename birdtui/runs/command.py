@@ -199,20 +199,20 @@ def run_launch(args: argparse.Namespace) -> int:
     store = open_store(args)
     configs = _configs_for_all(store, experiments.experiments, args.resume) if args.all else [experiments.by_name(name) for name in args.names]
 
-    failures = 0
+    exit_code = 0
     for config in configs:
         try:
-            info = _launch_one(store, config, args)
+            info = _launch_one(store, config, args, experiments.path)
         except (RunError, ConfigError) as error:
             # With several experiments, one that cannot start must not stop the others.
             print(f"birdtui: {error}", file=sys.stderr)
-            failures += 1
+            exit_code = max(exit_code, error.exit_code)
             continue
         if info.state.resume:
             print(f"queued {info.run_id} to resume from its last checkpoint")
         else:
             print(f"queued {info.run_id} in {info.path}")
-    return RunError.exit_code if failures else 0
+    return exit_code
 
 
 def _configs_for_all(store: RunStore, configs: list[ExperimentConfig], resume: bool) -> list[ExperimentConfig]:
@@ -235,10 +235,10 @@ def _configs_for_all(store: RunStore, configs: list[ExperimentConfig], resume: b
     return chosen
 
 
-def _launch_one(store: RunStore, config: ExperimentConfig, args: argparse.Namespace) -> RunInfo:
+def _launch_one(store: RunStore, config: ExperimentConfig, args: argparse.Namespace, experiments_file: Path) -> RunInfo:
     if args.resume:
-        return resume_or_launch(store, config, gpus=args.gpus, per_gpu=args.per_gpu)
-    return launch(store, config, gpus=args.gpus, per_gpu=args.per_gpu)
+        return resume_or_launch(store, config, gpus=args.gpus, per_gpu=args.per_gpu, experiments_file=experiments_file)
+    return launch(store, config, gpus=args.gpus, per_gpu=args.per_gpu, experiments_file=experiments_file)
 
 
 def run_kill(args: argparse.Namespace) -> int:

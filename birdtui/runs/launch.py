@@ -15,6 +15,7 @@ from pathlib import Path
 from birdtui.config.schema import ExperimentConfig, to_dict
 from birdtui.errors import RunError
 from birdtui.runs.control import ensure_supervisor
+from birdtui.runs.preflight import check_launchable, guess_experiments_file
 from birdtui.runs.slots import SlotPlan, check_environment, resolve_plan
 from birdtui.runs.state import (
     QUEUED,
@@ -39,15 +40,20 @@ def launch(
     *,
     gpus: list[str] | str | None = None,
     per_gpu: int | str | None = None,
+    experiments_file: str | Path | None = None,
 ) -> RunInfo:
     """Queue a new attempt of `config` and make sure a supervisor will start it.
 
     `gpus` and `per_gpu` set the slots of the supervisor when this call starts
     one (see `birdtui.runs.slots`); a supervisor already running keeps its own.
+    Raises ConfigError when the model, dataset or pretrained file cannot work
+    (see `birdtui.runs.preflight`). That error names `experiments_file`, by
+    default the experiments.toml beside the runs folder.
     """
     if ATTEMPT_SEPARATOR in config.name:
         raise RunError(f"invalid experiment name {config.name!r}: {ATTEMPT_SEPARATOR!r} is reserved for attempt numbers")
     plan = _plan_or_none(gpus, per_gpu)
+    check_launchable(config, experiments_file or guess_experiments_file(store.root))
 
     try:
         run_dir = _write_run_folder(store.root, config)
@@ -100,6 +106,7 @@ def resume_or_launch(
     *,
     gpus: list[str] | str | None = None,
     per_gpu: int | str | None = None,
+    experiments_file: str | Path | None = None,
 ) -> RunInfo:
     """Resume the latest attempt of `config` when it was interrupted; launch the first one when there is none.
 
@@ -108,7 +115,7 @@ def resume_or_launch(
     """
     attempts = store.runs_for(config.name)
     if not attempts:
-        return launch(store, config, gpus=gpus, per_gpu=per_gpu)
+        return launch(store, config, gpus=gpus, per_gpu=per_gpu, experiments_file=experiments_file)
     return resume(store, attempts[-1].run_id, gpus=gpus, per_gpu=per_gpu)
 
 

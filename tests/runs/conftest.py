@@ -108,7 +108,15 @@ class RunsFolder:
 
 
 @pytest.fixture
-def runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_dataset: Path):
+    # Launch checks that data.root has class folders with images. The default
+    # root, data/demo-birds/train, is relative, so the tests run from tmp_path,
+    # where a link to the tiny dataset has that path.
+    demo = tmp_path / "data" / "demo-birds" / "train"
+    demo.parent.mkdir(parents=True)
+    demo.symlink_to(tiny_dataset / "train", target_is_directory=True)
+    monkeypatch.chdir(tmp_path)
+
     plan_path = tmp_path / "fake-plan.json"
     plan_path.write_text("{}")
     settings = {

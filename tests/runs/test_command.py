@@ -14,7 +14,7 @@ EXPERIMENTS = textwrap.dedent(
     epochs = 2
 
     [defaults.data]
-    root = "data/birds/train"
+    root = "data/demo-birds/train"
 
     [[experiments]]
     name = "r18-base"
