@@ -8,6 +8,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+from birdtui.config.load import default_runs_dir, load_experiments
+from birdtui.errors import ConfigError
+
+DEFAULT_CONFIG = "experiments.toml"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,10 +34,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "using the run's checkpoints/best.pt."
         ),
     )
-    predict.add_argument("run", metavar="RUN", help="run folder, or a run name under --runs")
+    predict.add_argument("run", metavar="RUN", help="run folder, or a run id under --runs")
     predict.add_argument("--images", required=True, metavar="DIR", help="folder of images to label, searched recursively")
     predict.add_argument("--out", required=True, metavar="FILE", help="CSV file to write")
-    predict.add_argument("--runs", default="runs", metavar="DIR", help="runs folder that RUN names are looked up in (default: runs)")
+    predict.add_argument("--config", type=Path, metavar="FILE", help="experiments file (default: ./experiments.toml)")
+    predict.add_argument("--runs", type=Path, metavar="DIR", help="runs folder that RUN ids are looked up in (default: runs/ beside the experiments file)")
     predict.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (default: the run's device setting)")
     predict.set_defaults(func=run_predict)
 
@@ -48,6 +55,26 @@ def run_train(args: argparse.Namespace) -> int:
 def run_predict(args: argparse.Namespace) -> int:
     from birdtui.train.predict import predict_run
 
-    count = predict_run(args.run, args.images, args.out, runs_dir=args.runs, device_name=args.device)
+    config_path = args.config if args.config is not None else Path(DEFAULT_CONFIG)
+    runs_dir = args.runs if args.runs is not None else default_runs_dir(config_path)
+    names = _experiment_names(config_path, required=args.config is not None)
+    count = predict_run(args.run, args.images, args.out, runs_dir=runs_dir, device_name=args.device, experiment_names=names)
     print(f"wrote {count} predictions to {args.out}", file=sys.stderr)
     return 0
+
+
+def _experiment_names(config_path: Path, *, required: bool) -> list[str]:
+    """Return the experiment names of the file, used to explain a run that was never launched.
+
+    Predicting needs only the run folder, so an invalid file or a missing
+    default file gives no names; a missing --config file is an error.
+    """
+    if not required and not config_path.exists():
+        return []
+    if not config_path.exists():
+        # load_experiments raises the error that names the file and the fix.
+        load_experiments(config_path)
+    try:
+        return load_experiments(config_path).names()
+    except ConfigError:
+        return []

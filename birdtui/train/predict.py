@@ -15,14 +15,14 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Iterable, TextIO
 
 import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import DataLoader, Dataset
 
 from birdtui.config import ExperimentConfig, from_dict
-from birdtui.errors import CheckpointError, DataError, RunError
+from birdtui.errors import BirdtuiError, CheckpointError, DataError, RunError
 from birdtui.train.checkpoint import BEST_NAME, CHECKPOINT_DIR, list_epoch_checkpoints, load_checkpoint
 from birdtui.train.data import build_eval_transform, list_images
 from birdtui.train.device import choose_precision, resolve_device
@@ -51,15 +51,23 @@ class ImageFiles(Dataset):
             raise DataError(f"cannot read image {path}: {error}\n  fix: remove or replace the file") from error
 
 
-def resolve_run_dir(run: str, runs_dir: str) -> Path:
-    """Accept a run folder path or a run name under `runs_dir`."""
+def resolve_run_dir(run: str, runs_dir: str | Path, experiment_names: Iterable[str] = ()) -> Path:
+    """Accept a run folder path or a run id under `runs_dir`; `experiment_names` improves the not-found message."""
     as_path = Path(run)
     if (as_path / CHECKPOINT_DIR).is_dir() or (as_path / "config.json").is_file():
         return as_path
     under_runs = Path(runs_dir) / run
     if under_runs.is_dir():
         return under_runs
-    raise RunError(f"run {run!r} not found: neither {as_path} nor {under_runs} is a run folder\n  fix: pass a run folder or a name that `birdtui ls` lists")
+    if run in experiment_names:
+        raise RunError(
+            f"experiment {run!r} has no run in {runs_dir} yet\n"
+            f"  fix: launch it with `birdtui launch {run}`, then predict once it has trained an epoch"
+        )
+    raise RunError(
+        f"run {run!r} not found: neither {as_path} nor {under_runs} is a run folder\n"
+        "  fix: pass a run folder, or the id of a launched run as `birdtui ls` lists it (pending experiments have no run yet)"
+    )
 
 
 def find_best_checkpoint(run_dir: Path) -> Path:
@@ -85,11 +93,20 @@ def kaggle_paths(folder: Path, files: list[Path]) -> list[str]:
     return paths
 
 
-def predict_run(run: str, images_dir: str, out: str, runs_dir: str = "runs", device_name: str | None = None, progress: TextIO | None = sys.stderr) -> int:
+def predict_run(
+    run: str,
+    images_dir: str,
+    out: str,
+    runs_dir: str | Path = "runs",
+    device_name: str | None = None,
+    progress: TextIO | None = sys.stderr,
+    experiment_names: Iterable[str] = (),
+) -> int:
     """Write predictions for every image under `images_dir` to `out`; return the image count."""
-    run_dir = resolve_run_dir(run, runs_dir)
+    check_output_folder(Path(out))
+    run_dir = resolve_run_dir(run, runs_dir, experiment_names)
     checkpoint_path = find_best_checkpoint(run_dir)
-    checkpoint = load_checkpoint(checkpoint_path)
+    checkpoint = load_checkpoint_with_fix(checkpoint_path)
     config = from_dict(checkpoint["config"])
 
     folder = Path(images_dir)
@@ -112,6 +129,29 @@ def predict_run(run: str, images_dir: str, out: str, runs_dir: str = "runs", dev
     rows = [(path, class_ids[label]) for path, label in zip(paths, labels)]
     write_csv_atomic(Path(out), rows)
     return len(rows)
+
+
+def check_output_folder(out: Path) -> None:
+    """Raise before any work when `out` cannot be written: missing folders are not created."""
+    if out.is_dir():
+        raise BirdtuiError(f"cannot write {out}: it is a folder\n  fix: pass --out with a file name, such as {out / 'predictions.csv'}")
+    if not out.parent.is_dir():
+        raise BirdtuiError(f"cannot write {out}: folder {out.parent} not found\n  fix: create the folder first, or pass --out with a path in an existing folder")
+
+
+def load_checkpoint_with_fix(path: Path) -> dict[str, Any]:
+    """Load a checkpoint; on failure, raise a short CheckpointError with the cause's first line and a fix."""
+    try:
+        return load_checkpoint(path)
+    except CheckpointError as error:
+        cause = error.__cause__
+        # torch's own text runs over many lines; its first line names the problem.
+        reason = str(error) if cause is None else f"{type(cause).__name__}: {str(cause).strip().splitlines()[0][:160]}"
+        raise CheckpointError(
+            f"cannot read checkpoint {path} ({reason})\n"
+            f"  fix: the file is damaged or was not written by birdtui; copy a readable "
+            f"epoch-NNNN.pt from {path.parent} over it, or launch a new attempt of the experiment"
+        ) from None
 
 
 def load_model(checkpoint: dict[str, Any], config: ExperimentConfig, path: Path) -> torch.nn.Module:
@@ -174,10 +214,11 @@ def write_csv_atomic(path: Path, rows: list[tuple[str, Any]]) -> None:
     writer.writerow(["path", "class"])
     writer.writerows(rows)
 
-    path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         temp.write_text(buffer.getvalue(), encoding="utf-8")
         os.replace(temp, path)
+    except OSError as error:
+        raise BirdtuiError(f"cannot write {path}: {error.strerror}\n  fix: check the path, its permissions and the free disk space") from None
     finally:
         temp.unlink(missing_ok=True)

@@ -9,7 +9,7 @@ import io
 import pytest
 
 from birdtui.demo_data import write_demo_dataset
-from birdtui.errors import CheckpointError, DataError, RunError
+from birdtui.errors import BirdtuiError, CheckpointError, ConfigError, DataError, RunError
 from birdtui.train.command import register
 from birdtui.train.predict import kaggle_paths, predict_run
 from birdtui.train.signals import StopFlag
@@ -25,6 +25,7 @@ def test_predict_writes_kaggle_csv(make_run, tiny_dataset, tmp_path):
     run_dir = make_run(epochs=1)
     assert run_worker(run_dir, stop=StopFlag()) == 0
     out = tmp_path / "out" / "predictions.csv"
+    out.parent.mkdir()
     progress = io.StringIO()
 
     count = predict_run(str(run_dir), str(tiny_dataset / "test"), str(out), progress=progress)
@@ -46,7 +47,7 @@ def test_predict_command_finds_run_by_name(make_run, tiny_dataset, tmp_path, mon
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers())
     out = tmp_path / "predictions.csv"
-    monkeypatch.chdir(tmp_path)  # the default --runs is ./runs
+    monkeypatch.chdir(tmp_path)  # the default --runs is runs/ beside ./experiments.toml
 
     args = parser.parse_args(["predict", "numbered-run", "--images", str(numbered / "test"), "--out", str(out)])
     assert args.func(args) == 0
@@ -81,3 +82,60 @@ def test_predict_duplicate_file_names_rejected(tmp_path):
 
     with pytest.raises(DataError, match="both be written as test/0001.jpg"):
         kaggle_paths(folder, files)
+
+
+def parse_predict(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    return parser.parse_args(["predict", *argv])
+
+
+def test_predict_finds_runs_beside_config(make_run, tiny_dataset, tmp_path, monkeypatch):
+    run_dir = make_run("trained")
+    assert run_worker(run_dir, stop=StopFlag()) == 0
+    config = tmp_path / "experiments.toml"
+    config.write_text('[[experiments]]\nname = "trained"\n\n[[experiments]]\nname = "never"\n', encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    out = elsewhere / "predictions.csv"
+
+    args = parse_predict("trained", "--config", str(config), "--images", str(tiny_dataset / "test"), "--out", str(out))
+    assert args.func(args) == 0
+    assert len(read_rows(out)) == 7
+
+    never = parse_predict("never", "--config", str(config), "--images", str(tiny_dataset / "test"), "--out", str(out))
+    with pytest.raises(RunError, match="experiment 'never' has no run in .* yet\n  fix: launch it with `birdtui launch never`"):
+        never.func(never)
+
+    missing = parse_predict("trained", "--config", str(tmp_path / "nonexist.toml"), "--images", str(tiny_dataset / "test"), "--out", str(out))
+    with pytest.raises(ConfigError, match="experiments file not found"):
+        missing.func(missing)
+
+
+def test_predict_damaged_best_checkpoint_has_fix(make_run, tiny_dataset, tmp_path):
+    run_dir = make_run("damaged")
+    assert run_worker(run_dir, stop=StopFlag()) == 0
+    best = run_dir / "checkpoints" / "best.pt"
+    data = best.read_bytes()
+    # best.pt may be a hard link of an epoch checkpoint, which must stay whole.
+    best.unlink()
+    best.write_bytes(data[: len(data) // 2])
+
+    with pytest.raises(CheckpointError) as caught:
+        predict_run(str(run_dir), str(tiny_dataset / "test"), str(tmp_path / "p.csv"), progress=None)
+
+    reason, fix = str(caught.value).split("\n")
+    assert reason.startswith(f"cannot read checkpoint {best} (")
+    assert "PytorchStreamReader" in reason
+    assert fix.startswith("  fix: the file is damaged")
+
+
+def test_predict_never_creates_output_folders(make_run, tiny_dataset, tmp_path):
+    run_dir = make_run("untrained")
+    out = tmp_path / "nonexist" / "dir" / "p.csv"
+
+    with pytest.raises(BirdtuiError, match="folder .*nonexist/dir not found\n  fix: create the folder first"):
+        predict_run(str(run_dir), str(tiny_dataset / "test"), str(out), progress=None)
+
+    assert not (tmp_path / "nonexist").exists()
