@@ -38,15 +38,27 @@ from birdtui.tui.messages import (
     RunStateChanged,
     RunUnreadable,
 )
-from birdtui.tui.model import LIVE_STATUSES, PENDING, RunView, rank_at_equal_epoch
+from birdtui.tui.model import ENDED_FOR_GOOD, LIVE_STATUSES, PENDING, RunView, rank_at_equal_epoch
 from birdtui.tui.screens.details import DetailsScreen
-from birdtui.tui.screens.export import ExportScreen
+from birdtui.tui.screens.export import ExportScreen, OverwriteScreen
 from birdtui.tui.screens.gpu import GpuScreen
 from birdtui.tui.screens.help import HelpScreen
 from birdtui.tui.screens.kill import KillScreen
 from birdtui.tui.watcher import POLL_SECONDS, RunsWatcher
 from birdtui.tui.widgets.loss_plot import LossPlot
 from birdtui.tui.widgets.runs_table import RunsTable
+
+
+def error_summary(error: str) -> str:
+    """Return an error's cause and its fix on one line, for the bar under the table."""
+    lines = [line.strip() for line in error.splitlines() if line.strip()]
+    if not lines:
+        return ""
+    # A traceback ends in its cause. A birdtui error starts with its cause and ends in a fix line.
+    fix = next((line for line in lines if line.startswith("fix:")), None)
+    causes = [line for line in lines if line != fix]
+    cause = causes[0] if fix else lines[-1]
+    return f"{cause}  {fix}" if fix else cause
 
 
 class BirdtuiApp(App):
@@ -63,11 +75,12 @@ class BirdtuiApp(App):
     BINDINGS = [
         Binding("question_mark", "help", "Help", tooltip="Show this list of keys"),
         Binding("l", "launch", "Launch", tooltip="Launch the selected experiment (a new attempt if it ran before)"),
-        Binding("a", "launch_all", "Launch all", tooltip="Launch every experiment that has no run yet"),
+        # The footer has room for what fits in 80 columns. The help lists `a` and space too.
+        Binding("a", "launch_all", "Launch all", show=False, tooltip="Launch every experiment that has no run yet"),
         Binding("L", "launch_all", "Launch all", show=False),
         Binding("k", "kill", "Kill", tooltip="Kill the selected run, after a y to confirm"),
         Binding("r", "resume", "Resume", tooltip="Resume the selected failed, killed or lost run from its last checkpoint"),
-        Binding("space", "toggle_overlay", "Overlay", tooltip="Mark or unmark the selected run as an overlay on the plot"),
+        Binding("space", "toggle_overlay", "Overlay", show=False, tooltip="Mark or unmark the selected run as an overlay on the plot"),
         Binding("o", "toggle_overlay", "Overlay", show=False),
         Binding("s", "cycle_sort", "Sort", tooltip="Sort the table by the next column"),
         Binding("S", "reverse_sort", "Reverse sort", show=False, tooltip="Reverse the sort direction"),
@@ -77,8 +90,7 @@ class BirdtuiApp(App):
         Binding("]", "smoothing(1)", "More smoothing", show=False, tooltip="Smooth the train loss more"),
         Binding("m", "smoothing_kind", "Smoothing kind", show=False, tooltip="Switch smoothing: none, moving average, EMA"),
         Binding("d", "details", "Details", tooltip="Config, diff, checkpoints and stderr of the selected run"),
-        Binding("e", "export", "Export", tooltip="Write results.md beside the experiments file"),
-        # Not in the footer, which is full at 80 columns.
+        Binding("e", "export", "Export", tooltip="Write results.md beside the experiments file; asks first if the file has other text"),
         Binding("g", "gpus", "GPUs", show=False, tooltip="Show per-GPU memory, utilization and the runs on each GPU"),
         Binding("q", "quit", "Quit", tooltip="Quit; runs keep going in the background"),
     ]
@@ -102,6 +114,8 @@ class BirdtuiApp(App):
         self.series: dict[str, RunSeries] = {}
         self.overlays: set[str] = set()
         self.config_error: BirdtuiError | None = None
+        # Whether a valid experiments file was read since the app started.
+        self.experiments_loaded = False
         self._table_sync_scheduled = False
         # The selected series and the overlay keys that the plot shows now.
         self._plotted: tuple[RunSeries | None, frozenset[str]] = (None, frozenset())
@@ -142,6 +156,7 @@ class BirdtuiApp(App):
     @on(ExperimentsLoaded)
     def adopt_experiments(self, message: ExperimentsLoaded) -> None:
         self.experiments = message.experiments
+        self.experiments_loaded = True
         if self.config_error is not None:
             self.notify(f"{self.config_path.name} is valid again", title="Experiments reloaded")
         self.config_error = None
@@ -265,14 +280,15 @@ class BirdtuiApp(App):
             bar.update("No experiments yet: add some to " + self.config_path.name)
             return
         marks = f"  overlays: {', '.join(sorted(self.overlays))}" if self.overlays else ""
-        error = f"  {view.state['error'].splitlines()[-1]}" if view.state.get("error") else ""
+        error = f"  {error_summary(view.state['error'])}" if view.state.get("error") else ""
         bar.update(f"{view.key}: {view.status}{error}{marks}")
 
     def show_config_error(self) -> None:
         panel = self.query_one("#config-error", Static)
         panel.set_class(self.config_error is not None, "-visible")
         if self.config_error is not None:
-            panel.update(f"{self.config_error.title} (the table shows the last valid file):\n{self.config_error}")
+            shown = "the table shows the last valid file" if self.experiments_loaded else "no experiments loaded yet"
+            panel.update(f"{self.config_error.title} ({shown}):\n{self.config_error}")
 
     def notify(
         self,
@@ -326,6 +342,10 @@ class BirdtuiApp(App):
         if view is None or not view.is_run:
             self.notify("Select a run to resume; `l` launches an experiment", severity="warning")
             return
+        if view.status in ENDED_FOR_GOOD:
+            # Resuming would do nothing or diverge again, so point at a new attempt.
+            self.notify(f"{view.key} is {view.status}, so there is nothing to resume; `l` starts a new attempt of {view.experiment}", severity="warning")
+            return
         commands.resume_run(self, view.key)
 
     def action_toggle_overlay(self) -> None:
@@ -377,7 +397,17 @@ class BirdtuiApp(App):
         self.push_screen(DetailsScreen(view, others, self.runs_dir))
 
     def action_export(self) -> None:
+        target = commands.results_path(self)
+        if commands.is_foreign_file(target):
+            self.push_screen(OverwriteScreen(target), self.export_if_confirmed)
+            return
         commands.export_results(self)
+
+    def export_if_confirmed(self, confirmed: bool | None) -> None:
+        if confirmed:
+            commands.export_results(self)
+        else:
+            self.notify(f"Export cancelled; {commands.results_path(self)} is unchanged", title="Export")
 
     def show_export(self, path: Path, markdown: str) -> None:
         self.notify(f"Wrote {path}", title="Export")

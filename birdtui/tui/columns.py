@@ -118,10 +118,10 @@ COLUMNS: tuple[Column, ...] = (
     Column("name", "run", lambda view, _: view.key, str),
     Column("status", "status", lambda view, _: view.status, lambda value: STATUS_LABELS.get(value, value)),
     Column("epoch", "epoch", _epoch_value, render=lambda view, _: _format_epoch(view), numeric=True),
-    Column("loss", "loss", lambda view, _: view.summary.last_train_loss, format_number, numeric=True),
-    Column("best_loss", "best loss", lambda view, _: view.summary.best_train_loss, format_number, numeric=True),
+    # The labels match the export's, and so do the values: the last epoch's mean train loss, not a step's.
+    Column("train_loss", "train loss", lambda view, _: view.train_loss, format_number, numeric=True),
     Column("val_loss", "val loss", lambda view, _: view.summary.last_val_loss, format_number, numeric=True),
-    Column("val_acc", "best acc", lambda view, _: view.summary.best_val_acc, format_percent, numeric=True),
+    Column("val_acc", "best val acc", lambda view, _: view.summary.best_val_acc, format_percent, numeric=True),
     Column("rank", "rank@ep", _rank_value, render=lambda view, context: _format_rank(view, context), numeric=True),
     Column("lr", "lr", lambda view, _: view.summary.lr, lambda value: format_number(value, 3), numeric=True),
     Column("eta", "eta", lambda view, _: view.eta, format_duration, numeric=True),

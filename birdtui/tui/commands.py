@@ -9,18 +9,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from birdtui import runs
 from birdtui.config.schema import ExperimentConfig
 from birdtui.errors import BirdtuiError, ConfigError
 from birdtui.export import choose_columns, collect_rows, render_markdown
+from birdtui.export.columns import RUN
 from birdtui.export.command import write_text_atomic
 
 if TYPE_CHECKING:
     from birdtui.tui.app import BirdtuiApp
 
 RESULTS_FILE = "results.md"
+
+# The checkpoint folder of a run. birdtui.train defines it too, but importing that loads torch.
+CHECKPOINT_FOLDER = "checkpoints"
 
 # Seconds that kill waits after SIGTERM before it sends SIGKILL.
 KILL_GRACE_SECONDS = 10.0
@@ -77,11 +82,49 @@ def resume_run(app: BirdtuiApp, run_id: str) -> None:
 
 def _resume(app: BirdtuiApp, run_id: str) -> None:
     try:
-        runs.resume(app.store, run_id)
+        info = runs.resume(app.store, run_id)
     except BirdtuiError as error:
         app.call_from_thread(app.notify_error, error)
         return
-    app.call_from_thread(app.notify, f"Resuming {run_id} from its last checkpoint", title="Resume")
+    checkpoint = newest_checkpoint_name(info.path)
+    if checkpoint is None:
+        message = f"Restarting {run_id} from epoch 0: it has no checkpoint to resume from"
+    else:
+        message = f"Resuming {run_id} from its last checkpoint ({checkpoint})"
+    app.call_from_thread(app.notify, message, title="Resume")
+
+
+def newest_checkpoint_name(run_dir: Path) -> str | None:
+    """Return the checkpoint a resume starts from: the newest epoch file, else best.pt, else None."""
+    folder = run_dir / CHECKPOINT_FOLDER
+    # Epoch files are numbered with leading zeros, so the name order is the epoch order.
+    epochs = sorted(path.name for path in folder.glob("epoch-*.pt"))
+    if epochs:
+        return epochs[-1]
+    return "best.pt" if (folder / "best.pt").is_file() else None
+
+
+def results_path(app: BirdtuiApp) -> Path:
+    return app.config_path.parent / RESULTS_FILE
+
+
+def is_foreign_file(path: Path) -> bool:
+    """Say whether `path` exists and holds more than a table that the export wrote.
+
+    An export is one markdown table whose first column is the run, so a file
+    with any other line (a user's notes, say) is not overwritten unasked.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return False
+    except (OSError, UnicodeDecodeError):
+        return True
+    lines = text.splitlines()
+    if not lines or not all(line.startswith("|") and line.endswith("|") for line in lines):
+        return True
+    first_title = lines[0].strip("|").split("|")[0].strip()
+    return first_title != RUN.title
 
 
 def export_results(app: BirdtuiApp) -> None:
@@ -89,7 +132,7 @@ def export_results(app: BirdtuiApp) -> None:
 
 
 def _export(app: BirdtuiApp, names: list[str]) -> None:
-    target = app.config_path.parent / RESULTS_FILE
+    target = results_path(app)
     try:
         rows = collect_rows(app.runs_dir, experiment_order=names)
         markdown = render_markdown(rows, choose_columns(rows))

@@ -3,7 +3,7 @@
 `RunView` pairs a run's state.json and config.json with a `RunSummary`
 that folds its metrics records incrementally. It also keeps each epoch's
 validation accuracy, which the rank-at-equal-epoch column compares across
-runs. It holds no Textual objects, so it is tested without an app.
+runs, and each epoch's mean train loss, which the export shows too. It holds no Textual objects, so it is tested without an app.
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ from typing import Any
 from birdtui.runs import RunState, RunSummary
 
 LIVE_STATUSES = frozenset({"queued", "running"})
+
+# Statuses that `r` cannot resume: only a new attempt goes on from them.
+ENDED_FOR_GOOD = frozenset({"finished", "diverged"})
 
 # Status of a table row whose experiment has no run folder yet.
 PENDING = "pending"
@@ -30,6 +33,7 @@ class RunView:
     state: dict[str, Any] = field(default_factory=dict)
     summary: RunSummary = field(default_factory=RunSummary)
     val_acc_by_epoch: dict[int, float] = field(default_factory=dict)
+    train_loss_by_epoch: dict[int, float] = field(default_factory=dict)
 
     @property
     def status(self) -> str:
@@ -50,6 +54,7 @@ class RunView:
         """Forget every record, because the log was replaced and is read again."""
         self.summary = RunSummary()
         self.val_acc_by_epoch = {}
+        self.train_loss_by_epoch = {}
         if self.state:
             self.summary.merge_state(RunState.from_dict(self.state))
 
@@ -57,24 +62,35 @@ class RunView:
         """Fold new records in log order."""
         self.summary.update(records)
         for record in records:
-            self._note_val_acc(record)
+            self._note_epoch(record)
         if self.state:
             # The records may have moved the summary's status past the status in state.json.
             self.summary.merge_state(RunState.from_dict(self.state))
 
-    def _note_val_acc(self, record: dict[str, Any]) -> None:
+    def _note_epoch(self, record: dict[str, Any]) -> None:
         kind = record.get("type")
         if kind == "epoch" and isinstance(record.get("epoch"), int):
             self.val_acc_by_epoch[record["epoch"]] = record.get("val_acc")
+            # A record without a train loss must not erase the one already known.
+            if isinstance(record.get("train_loss"), (int, float)):
+                self.train_loss_by_epoch[record["epoch"]] = record["train_loss"]
         elif kind == "start":
             # A resumed worker replays the epochs from `resumed_from.epoch` on.
             first_replayed = (record.get("resumed_from") or {}).get("epoch", 0)
             self.val_acc_by_epoch = {e: acc for e, acc in self.val_acc_by_epoch.items() if e < first_replayed}
+            self.train_loss_by_epoch = {e: loss for e, loss in self.train_loss_by_epoch.items() if e < first_replayed}
 
     @property
     def epochs_total(self) -> int | None:
         total = self.summary.epochs or self.config.get("epochs")
         return total if isinstance(total, int) else None
+
+    @property
+    def train_loss(self) -> float | None:
+        """The mean train loss of the last completed epoch, the number the export shows."""
+        if not self.train_loss_by_epoch:
+            return None
+        return self.train_loss_by_epoch[max(self.train_loss_by_epoch)]
 
     def val_acc_at(self, epoch: int) -> float | None:
         value = self.val_acc_by_epoch.get(epoch)

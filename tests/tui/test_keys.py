@@ -14,7 +14,8 @@ from textual.widgets import Static
 from birdtui.metrics import encode_record
 from birdtui.tui.app import BirdtuiApp
 from birdtui.tui.screens.details import DetailsScreen
-from birdtui.tui.screens.export import ExportScreen
+from birdtui.tui.commands import newest_checkpoint_name
+from birdtui.tui.screens.export import ExportScreen, OverwriteScreen
 from birdtui.tui.screens.help import KEY_NAMES, HelpScreen
 from birdtui.tui.screens.kill import KillScreen
 from birdtui.tui.widgets.loss_plot import LossPlot
@@ -49,17 +50,17 @@ def test_sort_keys_cycle_and_reverse(four_runs, make_app, waits):
     async def scenario(pilot):
         await select_row(pilot, app, "r18-oom")
         table = app.query_one("#runs")
-        while table.sort_key != "best_loss":
+        while table.sort_key != "train_loss":
             await pilot.press("s")
 
-        # Best train loss: base 0.4, live 0.7, hot 3.0 (its NaN epoch is skipped), oom 1.2; pending has none.
+        # Last epoch's train loss: base 0.4, live 0.7, oom 1.2; hot's NaN and pending's none go last.
         assert waits.column(app, "name") == ["r18-base", "r34-live", "r18-oom", "r18-hot", "r50-next"]
         assert table.selected_key == "r18-oom"
 
         await pilot.press("S")
-        assert waits.column(app, "name") == ["r18-hot", "r18-oom", "r34-live", "r18-base", "r50-next"]
+        assert waits.column(app, "name") == ["r18-oom", "r34-live", "r18-base", "r18-hot", "r50-next"]
         assert table.selected_key == "r18-oom"
-        assert "best loss ▼" in str(table.columns["best_loss"].label)
+        assert "train loss ▼" in str(table.columns["train_loss"].label)
 
     drive(app, waits, scenario)
 
@@ -149,6 +150,12 @@ def test_details_key_shows_traceback_and_diff(four_runs, make_app, waits):
         assert "Traceback (most recent call last)" in text
         assert "Diff: r18-oom -> r18-base" in text
         assert "optim.lr = 0.01" in text
+        # The config reads as in experiments.toml, not as Python values.
+        assert 'optim.name = "sgd"' in text
+        assert "amp = true" in text
+        assert "pretrained = null" in text
+        for python_word in ["None", "True", "'sgd'"]:
+            assert python_word not in text
 
         # c moves the diff to the next row; r18-hot differs from r18-oom in its LR.
         await pilot.press("c")
@@ -228,17 +235,52 @@ def test_kill_of_ended_run_is_rejected(four_runs, make_app, waits):
     drive(app, waits, scenario)
 
 
-def test_resume_of_finished_run_notifies_error(four_runs, make_app, waits):
-    app = make_app(*four_runs)
+def test_resume_finished_run_suggests_l(four_runs, make_app, waits):
+    config_path, runs_dir = four_runs
+    app = make_app(config_path, runs_dir)
 
     async def scenario(pilot):
         await select_row(pilot, app, "r18-base")
         await pilot.press("r")
         await waits.until(
             pilot,
-            lambda: any(severity == "error" and "r18-base" in message for severity, message in app.notified),
-            what="the resume error",
+            lambda: any(severity == "warning" and "r18-base" in message for severity, message in app.notified),
+            what="the resume warning",
         )
+        message = app.notified[-1][1]
+        assert "`l` starts a new attempt" in message
+        assert "birdtui launch" not in message
+        assert json.loads((runs_dir / "r18-base" / "state.json").read_text())["status"] == "finished"
+
+    drive(app, waits, scenario)
+
+
+def test_newest_checkpoint_name(tmp_path):
+    folder = tmp_path / "checkpoints"
+    assert newest_checkpoint_name(tmp_path) is None
+    folder.mkdir()
+    assert newest_checkpoint_name(tmp_path) is None
+
+    (folder / "best.pt").write_bytes(b"x")
+    assert newest_checkpoint_name(tmp_path) == "best.pt"
+
+    for epoch in (2, 10, 9):
+        (folder / f"epoch-{epoch:04d}.pt").write_bytes(b"x")
+    assert newest_checkpoint_name(tmp_path) == "epoch-0010.pt"
+
+
+def test_failed_bar_shows_cause(four_runs, make_app, waits):
+    config_path, runs_dir = four_runs
+    state_path = runs_dir / "r18-oom" / "state.json"
+    state = json.loads(state_path.read_text())
+    state["error"] = "unknown model 'resnet19'\n  fix: use one of resnet18, resnet34, resnet50"
+    state_path.write_text(json.dumps(state))
+    app = make_app(config_path, runs_dir)
+
+    async def scenario(pilot):
+        await select_row(pilot, app, "r18-oom")
+        bar = str(app.query_one("#selection", Static).render())
+        assert bar.startswith("r18-oom: failed  unknown model 'resnet19'  fix: use one of")
 
     drive(app, waits, scenario)
 
@@ -252,6 +294,7 @@ def test_invalid_experiments_file_shows_error(four_runs, make_app, waits):
         panel = app.query_one("#config-error")
         await waits.until(pilot, lambda: panel.has_class("-visible"), what="the error panel")
         assert "modle" in str(panel.render())
+        assert "the table shows the last valid file" in str(panel.render())
         # The table keeps the last valid experiments.
         assert "r50-next" in waits.column(app, "name")
 
@@ -293,6 +336,36 @@ def test_export_key_writes_results(four_runs, make_app, waits):
 
         await pilot.press("escape")
         assert not isinstance(app.screen, ExportScreen)
+
+    drive(app, waits, scenario)
+
+
+def test_export_asks_before_replacing_notes(four_runs, make_app, waits):
+    config_path, runs_dir = four_runs
+    results = config_path.parent / "results.md"
+    notes = "# My notes\n\nr18-base looked best.\n"
+    results.write_text(notes)
+    app = make_app(config_path, runs_dir)
+
+    async def scenario(pilot):
+        await pilot.press("e")
+        assert isinstance(app.screen, OverwriteScreen)
+        await pilot.press("n")
+        assert not isinstance(app.screen, OverwriteScreen)
+        assert results.read_text() == notes
+        assert any("Export cancelled" in message for _, message in app.notified)
+
+        await pilot.press("e")
+        assert isinstance(app.screen, OverwriteScreen)
+        await pilot.press("y")
+        await waits.until(pilot, lambda: isinstance(app.screen, ExportScreen), what="the export screen")
+        assert results.read_text().startswith("| run ")
+        await pilot.press("escape")
+
+        # A file the export wrote is replaced without a question.
+        await pilot.press("e")
+        assert not isinstance(app.screen, OverwriteScreen)
+        await waits.until(pilot, lambda: isinstance(app.screen, ExportScreen), what="the second export screen")
 
     drive(app, waits, scenario)
 
@@ -339,6 +412,9 @@ def test_missing_experiments_file_shows_error(tmp_path, make_app):
             text = str(panel.render())
             assert "nowhere.toml" in text
             assert "experiments file not found" in text
+            # No valid file was ever read, so the banner must not speak of one.
+            assert "last valid file" not in text
+            assert "no experiments loaded yet" in text
             assert app.query_one("#runs").row_count == 0
 
             # Keys that need a row explain that instead of failing.

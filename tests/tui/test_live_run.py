@@ -66,10 +66,10 @@ def test_launch_keys_train_real_runs(tmp_path, tiny_dataset, make_app, waits):
             # The table shows the values of the log.
             records = read_records(runs_dir / "tiny-a" / "metrics.jsonl")
             epochs = [record for record in records if record["type"] == "epoch"]
-            cells = dict(zip(waits.column(app, "name"), zip(waits.column(app, "epoch"), waits.column(app, "best_loss"), waits.column(app, "lr"))))
+            cells = dict(zip(waits.column(app, "name"), zip(waits.column(app, "epoch"), waits.column(app, "train_loss"), waits.column(app, "lr"))))
             assert len(epochs) == 2
             assert cells["tiny-a"][0] == "2/2"
-            assert cells["tiny-a"][1] == format_number(min(record["train_loss"] for record in epochs))
+            assert cells["tiny-a"][1] == format_number(epochs[-1]["train_loss"])
             assert cells["tiny-a"][2] == format_number(epochs[-1]["lr"], 3)
 
             # The plot draws the selected run's step losses.
@@ -153,8 +153,13 @@ def test_kill_and_resume_keys_on_real_run(tmp_path, tiny_dataset, make_app, wait
 
 
 def test_launch_again_starts_attempt_two(four_runs, make_app, waits):
-    """`l` on a finished run queues attempt 2; its worker fails at once on the missing dataset, which the UI shows."""
+    """`l` on a finished run queues attempt 2; its worker fails at once on unreadable images, which the UI shows."""
     config_path, runs_dir = four_runs
+    # Launch checks only that each class folder has an image file, so these get past it and fail in the worker.
+    for name in ("a", "b"):
+        folder = config_path.parent / "data" / "train" / name
+        folder.mkdir(parents=True)
+        (folder / "broken.jpg").write_bytes(b"not a JPEG")
     # The hand-written live run names this test process as its worker, and a
     # supervisor would keep its only CPU slot for it.
     shutil.rmtree(runs_dir / "r34-live")
@@ -175,8 +180,8 @@ def test_launch_again_starts_attempt_two(four_runs, make_app, waits):
             await pilot.pause()
             bar = str(app.query_one("#selection").render())
             assert bar.startswith("r18-base@2: failed")
-            # The bar shows the last line of the error, which names the missing dataset folder.
-            assert "data/train" in bar
+            # The bar shows the cause, which names the unreadable image.
+            assert "broken.jpg" in bar
             # The first attempt is untouched.
             assert status_of("r18-base") == "✓ finished"
 

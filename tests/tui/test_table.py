@@ -5,8 +5,12 @@ from __future__ import annotations
 import asyncio
 import math
 
-from birdtui.tui.columns import RowContext, sort_order
+from textual.widgets._footer import FooterKey
+
+from birdtui.export import collect_rows
+from birdtui.tui.columns import COLUMN_KEYS, RowContext, format_number, sort_order
 from birdtui.tui.model import RunView, rank_at_equal_epoch
+from birdtui.tui.widgets.runs_table import NAME_WIDTH
 
 
 def view_with(key: str, loss: float | None) -> RunView:
@@ -21,14 +25,14 @@ MIXED = [view_with("int3", 3), view_with("nan", math.nan), view_with("f0.5", 0.5
 
 
 def test_sort_numbers_ascending_missing_last():
-    order = sort_order(MIXED, "best_loss", False, RowContext(ranks={}))
+    order = sort_order(MIXED, "train_loss", False, RowContext(ranks={}))
 
     assert order[:4] == ["f0.5", "int1", "f2.5", "int3"]
     assert sorted(order[4:]) == ["nan", "none"]
 
 
 def test_sort_numbers_descending_missing_last():
-    order = sort_order(MIXED, "best_loss", True, RowContext(ranks={}))
+    order = sort_order(MIXED, "train_loss", True, RowContext(ranks={}))
 
     assert order[:4] == ["int3", "f2.5", "int1", "f0.5"]
     assert sorted(order[4:]) == ["nan", "none"]
@@ -88,11 +92,11 @@ async def check_table_cells(app, waits):
             "r34-live": "▶ running",
             "r50-next": "· pending",
         }
-        cells = {name: dict(zip(["epoch", "best_loss", "val_acc", "rank", "elapsed", "model"],
-                                [waits.column(app, key)[i] for key in ["epoch", "best_loss", "val_acc", "rank", "elapsed", "model"]]))
+        cells = {name: dict(zip(["epoch", "train_loss", "val_acc", "rank", "elapsed", "model"],
+                                [waits.column(app, key)[i] for key in ["epoch", "train_loss", "val_acc", "rank", "elapsed", "model"]]))
                  for i, name in enumerate(names)}
         assert cells["r18-base"]["epoch"] == "4/4"
-        assert cells["r18-base"]["best_loss"] == "0.4"
+        assert cells["r18-base"]["train_loss"] == "0.4"
         assert cells["r18-base"]["val_acc"] == "70.0%"
         assert cells["r18-base"]["elapsed"] == "4:00"
         # At epoch 1 the live run has 50% against 55% for r18-base; r18-hot's NaN does not count.
@@ -100,3 +104,67 @@ async def check_table_cells(app, waits):
         assert cells["r34-live"]["elapsed"] == "2:00"
         assert cells["r34-live"]["model"] == "resnet34"
         assert cells["r50-next"]["epoch"] == "-/4"
+
+
+def test_train_loss_matches_export(four_runs, make_app, waits):
+    config_path, runs_dir = four_runs
+    app = make_app(config_path, runs_dir)
+    asyncio.run(check_train_loss_matches_export(app, waits, runs_dir))
+
+
+async def check_train_loss_matches_export(app, waits, runs_dir):
+    async with app.run_test(size=(200, 40)) as pilot:
+        await waits.until(pilot, lambda: "2/4" in waits.column(app, "epoch"), what="live epochs")
+        shown = dict(zip(waits.column(app, "name"), waits.column(app, "train_loss")))
+        label = app.query_one("#runs").columns["train_loss"].label.plain
+
+    assert label == "train loss"
+    # The export's train loss is the final epoch's mean, not the last step's loss (0.45 for r18-base).
+    assert shown["r18-base"] == "0.4"
+    for row in collect_rows(runs_dir):
+        assert shown[row["run"]] == format_number(row["summary"]["last_train_loss"]), row["run"]
+
+
+def test_sort_arrow_fits_every_column(four_runs, make_app, waits):
+    app = make_app(*four_runs)
+    asyncio.run(check_sort_arrows(app, waits))
+
+
+async def check_sort_arrows(app, waits):
+    async with app.run_test(size=(200, 40)) as pilot:
+        await waits.until(pilot, lambda: "2/4" in waits.column(app, "epoch"), what="live epochs")
+        table = app.query_one("#runs")
+        for _ in COLUMN_KEYS:
+            await pilot.press("s")
+            await pilot.pause()
+            column = table.columns[table.sort_key]
+            shown_width = column.get_render_width(table) - 2 * table.cell_padding
+            assert shown_width >= column.label.cell_len, f"the arrow of {column.label.plain!r} is cut off"
+
+
+def test_80_columns_show_main_columns(four_runs, make_app, waits):
+    config_path, runs_dir = four_runs
+    config_path.write_text(config_path.read_text() + '\n[[experiments]]\nname = "r50-a-very-long-experiment-name"\n')
+    app = make_app(config_path, runs_dir)
+    asyncio.run(check_80_columns(app, waits))
+
+
+async def check_80_columns(app, waits):
+    async with app.run_test(size=(80, 24)) as pilot:
+        await waits.until(pilot, lambda: "2/4" in waits.column(app, "epoch"), what="live epochs")
+        table = app.query_one("#runs")
+        # Sorted by the widest main column, so its arrow counts too.
+        app.sort_table("val_acc", reverse=True)
+        await pilot.pause()
+
+        main = ["mark", "name", "status", "epoch", "train_loss", "val_loss", "val_acc"]
+        width = sum(table.columns[key].get_render_width(table) for key in main)
+        assert width <= table.scrollable_content_region.width
+        # The long name is cut in the table and whole in the cell, which the details screen shows.
+        assert "r50-a-very-long-experiment-name" in waits.column(app, "name")
+        assert table.columns["name"].width == NAME_WIDTH
+
+        footer_keys = {key.key: key for key in app.query(FooterKey)}
+        for key in ["question_mark", "l", "k", "e", "q"]:
+            assert key in footer_keys, key
+            assert footer_keys[key].region.right <= 80, key

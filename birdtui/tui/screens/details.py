@@ -6,6 +6,7 @@ for overlay, or else the first other row. `c` moves the diff to the next row.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +33,29 @@ def flatten_config(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def format_value(value: Any) -> str:
+    """Write one config value as in experiments.toml: "sgd", true, 0.1, { 0 = 0.1, 3 = 0.01 }."""
+    if isinstance(value, dict):
+        items = ", ".join(f"{key} = {format_value(item)}" for key, item in value.items())
+        return "{ " + items + " }" if items else "{}"
+    if isinstance(value, list):
+        return "[" + ", ".join(format_value(item) for item in value) + "]"
+    # JSON writes strings, numbers and true/false as TOML does. An unset value reads as null.
+    return json.dumps(value)
+
+
 def config_diff(config: dict[str, Any], other: dict[str, Any]) -> list[str]:
     """Return one `key: this -> other` line per setting that differs, the name excluded."""
     mine, theirs = flatten_config(config), flatten_config(other)
     lines = []
     for key in sorted(set(mine) | set(theirs)):
         if key != "name" and mine.get(key) != theirs.get(key):
-            lines.append(f"{key}: {mine.get(key, '-')!r} -> {theirs.get(key, '-')!r}")
+            lines.append(f"{key}: {_diff_value(mine, key)} -> {_diff_value(theirs, key)}")
     return lines
+
+
+def _diff_value(flat: dict[str, Any], key: str) -> str:
+    return format_value(flat[key]) if key in flat else "-"
 
 
 def list_checkpoints(run_dir: Path) -> list[str]:
@@ -101,7 +117,7 @@ class DetailsScreen(Screen[None]):
 
     def _config_text(self) -> str:
         flat = flatten_config(self.view.config)
-        return "\n".join(f"{key} = {value!r}" for key, value in flat.items()) or "no config.json"
+        return "\n".join(f"{key} = {format_value(value)}" for key, value in flat.items()) or "no config.json"
 
     def _diff_title(self) -> str:
         if self.compare is None:

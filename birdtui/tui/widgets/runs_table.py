@@ -3,16 +3,21 @@
 Rows are keyed by run id (or experiment name for a pending row) and updated
 cell by cell, so a live update keeps the cursor, the scroll position and the
 sort. The sort column and direction live here; the order itself comes from
-`birdtui.tui.columns.sort_order`.
+`birdtui.tui.columns.sort_order`. A long run name is cut with an ellipsis so
+that the result columns fit in 80 columns; the details screen has it in full.
 """
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import DataTable
 
 from birdtui.tui.columns import COLUMN_KEYS, COLUMNS, COLUMNS_BY_KEY, STATUS_STYLES, RowContext, cell_texts, sort_order
 from birdtui.tui.model import RunView
+
+# The widest the run column gets, in cells; longer names end in an ellipsis.
+NAME_WIDTH = 16
 
 
 class RunsTable(DataTable):
@@ -56,6 +61,7 @@ class RunsTable(DataTable):
                 self._update_row(view.key, texts)
             self._texts[view.key] = texts
 
+        self._fit_name_column()
         self._apply_sort(views, context, selected)
 
     def set_sort(self, column_key: str, reverse: bool, views: list[RunView], context: RowContext) -> None:
@@ -63,7 +69,27 @@ class RunsTable(DataTable):
         self.sort_key, self.sort_reverse = column_key, reverse
         self.columns[previous].label = self._header(previous, COLUMNS_BY_KEY[previous].label)
         self.columns[column_key].label = self._header(column_key, COLUMNS_BY_KEY[column_key].label)
+        self._remeasure(column_key)
+        self._fit_name_column()
         self._apply_sort(views, context, self.selected_key)
+
+    def _remeasure(self, column_key: str) -> None:
+        """Make the table lay out one column again, after its label or width changed."""
+        # DataTable measures a label, and redoes its layout, only when a cell is
+        # updated with update_width; rewriting one cell with its own text does that.
+        if not self._texts:
+            return
+        row_key = next(iter(self._texts))
+        self.update_cell(row_key, column_key, self._cell(column_key, self._texts[row_key]), update_width=True)
+
+    def _fit_name_column(self) -> None:
+        """Give the run column the width of its longest name, at most NAME_WIDTH cells."""
+        column = self.columns["name"]
+        longest = max((cell_len(texts["name"]) for texts in self._texts.values()), default=0)
+        width = max(min(longest, NAME_WIDTH), column.label.cell_len)
+        if column.auto_width or column.width != width:
+            column.auto_width, column.width = False, width
+            self._remeasure("name")
 
     def _apply_sort(self, views: list[RunView], context: RowContext, selected: str | None) -> None:
         order = {key: index for index, key in enumerate(sort_order(views, self.sort_key, self.sort_reverse, context))}
@@ -86,6 +112,9 @@ class RunsTable(DataTable):
         text = texts[column_key]
         if column_key == "status":
             return Text(text, style=STATUS_STYLES.get(text.split(" ", 1)[-1], ""))
+        if column_key == "name":
+            # The cell keeps the whole name because the sort looks it up. Only its display is cut.
+            return Text(text, no_wrap=True, overflow="ellipsis")
         return Text(text, justify="right" if COLUMNS_BY_KEY[column_key].numeric else "left")
 
     def _header(self, column_key: str, label: str) -> Text:
