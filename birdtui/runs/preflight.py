@@ -33,7 +33,7 @@ def check_model(config: ExperimentConfig, experiments_file: str | Path | None) -
     if config.model in available:
         return
     close = difflib.get_close_matches(config.model, available, n=1)
-    hint = f'did you mean "{close[0]}"? ' if close else ""
+    hint = f'did you mean "{close[0]}"? Otherwise ' if close else ""
     resnets = ", ".join(name for name in available if name.startswith("resnet"))
     raise _error(
         config,
