@@ -55,7 +55,7 @@ def launch_experiments(app: BirdtuiApp, names: list[str]) -> None:
 def _launch(app: BirdtuiApp, configs: list[ExperimentConfig]) -> None:
     for config in configs:
         try:
-            info = runs.launch(app.store, config)
+            info = runs.launch(app.store, config, experiments_file=app.config_path)
         except BirdtuiError as error:
             app.call_from_thread(app.notify_error, error)
             continue
