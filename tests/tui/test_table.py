@@ -10,7 +10,7 @@ from textual.widgets._footer import FooterKey
 from birdtui.export import collect_rows
 from birdtui.tui.columns import COLUMN_KEYS, RowContext, format_number, sort_order
 from birdtui.tui.model import RunView, rank_at_equal_epoch
-from birdtui.tui.widgets.runs_table import NAME_WIDTH
+from birdtui.tui.widgets.runs_table import NAME_WIDTH, shorten_name
 
 
 def view_with(key: str, loss: float | None) -> RunView:
@@ -160,11 +160,25 @@ async def check_80_columns(app, waits):
         main = ["mark", "name", "status", "epoch", "train_loss", "val_loss", "val_acc"]
         width = sum(table.columns[key].get_render_width(table) for key in main)
         assert width <= table.scrollable_content_region.width
-        # The long name is cut in the table and whole in the cell, which the details screen shows.
-        assert "r50-a-very-long-experiment-name" in waits.column(app, "name")
+        # The long name is cut in the middle, keeping its distinctive end.
+        assert "r50-a…iment-name" in waits.column(app, "name")
         assert table.columns["name"].width == NAME_WIDTH
 
         footer_keys = {key.key: key for key in app.query(FooterKey)}
         for key in ["question_mark", "l", "k", "e", "q"]:
             assert key in footer_keys, key
             assert footer_keys[key].region.right <= 80, key
+
+
+def test_shorten_name_keeps_sweep_ends_apart():
+    names = [
+        "r18-mw-momentum0.8-wd0.0001",
+        "r18-mw-momentum0.8-wd0.001",
+        "r18-mw-momentum0.9-wd0.0001",
+        "r18-mw-momentum0.9-wd0.001",
+    ]
+    shown = [shorten_name(name) for name in names]
+
+    assert len(set(shown)) == len(names), shown
+    assert all(len(text) == NAME_WIDTH for text in shown), shown
+    assert shorten_name("r18-baseline") == "r18-baseline"

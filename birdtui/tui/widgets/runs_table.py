@@ -3,7 +3,7 @@
 Rows are keyed by run id (or experiment name for a pending row) and updated
 cell by cell, so a live update keeps the cursor, the scroll position and the
 sort. The sort column and direction live here; the order itself comes from
-`birdtui.tui.columns.sort_order`. A long run name is cut with an ellipsis so
+`birdtui.tui.columns.sort_order`. A long run name is cut in the middle so
 that the result columns fit in 80 columns; the details screen has it in full.
 """
 
@@ -16,8 +16,22 @@ from textual.widgets import DataTable
 from birdtui.tui.columns import COLUMN_KEYS, COLUMNS, COLUMNS_BY_KEY, STATUS_STYLES, RowContext, cell_texts, sort_order
 from birdtui.tui.model import RunView
 
-# The widest the run column gets, in cells; longer names end in an ellipsis.
+# The widest the run column gets, in cells; longer names are cut in the middle.
 NAME_WIDTH = 16
+
+
+def shorten_name(name: str, width: int = NAME_WIDTH) -> str:
+    """Cut a name longer than `width` cells in the middle, keeping more of its end.
+
+    Sweep names share their start and differ in their last values
+    (`r18-mw-momentum0.8-wd0.001`), so an ellipsis at the end would make
+    them look alike.
+    """
+    if cell_len(name) <= width:
+        return name
+    head = width // 3
+    tail = width - head - 1
+    return f"{name[:head]}…{name[-tail:]}"
 
 
 class RunsTable(DataTable):
@@ -113,8 +127,7 @@ class RunsTable(DataTable):
         if column_key == "status":
             return Text(text, style=STATUS_STYLES.get(text.split(" ", 1)[-1], ""))
         if column_key == "name":
-            # The cell keeps the whole name because the sort looks it up. Only its display is cut.
-            return Text(text, no_wrap=True, overflow="ellipsis")
+            return Text(shorten_name(text), no_wrap=True)
         return Text(text, justify="right" if COLUMNS_BY_KEY[column_key].numeric else "left")
 
     def _header(self, column_key: str, label: str) -> Text:
