@@ -182,3 +182,21 @@ def test_shorten_name_keeps_sweep_ends_apart():
     assert len(set(shown)) == len(names), shown
     assert all(len(text) == NAME_WIDTH for text in shown), shown
     assert shorten_name("r18-baseline") == "r18-baseline"
+
+
+def test_sort_places_shortened_names(four_runs, make_app, waits):
+    config_path, runs_dir = four_runs
+    long_name = "a0-a-very-long-experiment-name"
+    config_path.write_text(config_path.read_text() + f'\n[[experiments]]\nname = "{long_name}"\n')
+    app = make_app(config_path, runs_dir)
+    asyncio.run(check_shortened_name_sorts_first(app, waits, long_name))
+
+
+async def check_shortened_name_sorts_first(app, waits, long_name):
+    async with app.run_test(size=(120, 30)) as pilot:
+        await waits.until(pilot, lambda: shorten_name(long_name) in waits.column(app, "name"), what="the long name")
+        app.sort_table("name", reverse=False)
+        await pilot.pause()
+
+        # The row is sorted by its whole name, although its cell shows a shortened one.
+        assert waits.column(app, "name")[0] == shorten_name(long_name)

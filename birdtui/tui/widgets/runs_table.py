@@ -34,6 +34,14 @@ def shorten_name(name: str, width: int = NAME_WIDTH) -> str:
     return f"{name[:head]}…{name[-tail:]}"
 
 
+class NameCell(Text):
+    """A run-name cell that shows the shortened name and keeps the whole one, which is the row key."""
+
+    def __init__(self, full_name: str) -> None:
+        super().__init__(shorten_name(full_name), no_wrap=True)
+        self.full_name = full_name
+
+
 class RunsTable(DataTable):
     """A DataTable of `RunView`s that sorts by any column with missing values last."""
 
@@ -107,8 +115,8 @@ class RunsTable(DataTable):
 
     def _apply_sort(self, views: list[RunView], context: RowContext, selected: str | None) -> None:
         order = {key: index for index, key in enumerate(sort_order(views, self.sort_key, self.sort_reverse, context))}
-        # The name column contains the row key, so the key function can look the position up.
-        self.sort("name", key=lambda name: order.get(name.plain, len(order)))
+        # The name cell carries the row key, so the key function can look the position up.
+        self.sort("name", key=lambda name: order.get(name.full_name, len(order)))
         if selected is not None:
             self.select(selected)
 
@@ -127,7 +135,7 @@ class RunsTable(DataTable):
         if column_key == "status":
             return Text(text, style=STATUS_STYLES.get(text.split(" ", 1)[-1], ""))
         if column_key == "name":
-            return Text(shorten_name(text), no_wrap=True)
+            return NameCell(text)
         return Text(text, justify="right" if COLUMNS_BY_KEY[column_key].numeric else "left")
 
     def _header(self, column_key: str, label: str) -> Text:
