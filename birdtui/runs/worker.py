@@ -18,6 +18,8 @@ from birdtui.errors import RunError
 from birdtui.runs.outcome import STDERR_FILE, STDOUT_FILE
 
 WORKER_COMMAND_ENV = "BIRDTUI_WORKER_COMMAND"
+# Set next to CUDA_VISIBLE_DEVICES: the GPU index (PCI bus order) a run was placed on.
+ASSIGNED_GPU_ENV = "BIRDTUI_ASSIGNED_GPU"
 
 
 def base_worker_command() -> list[str]:
@@ -52,6 +54,8 @@ def start_worker(argv: list[str], run_dir: Path, gpu: str | None) -> subprocess.
     env = os.environ.copy()
     if gpu is not None:
         env["CUDA_VISIBLE_DEVICES"] = gpu
+        # The worker maps a config's `cuda:N` onto the one GPU it can see.
+        env[ASSIGNED_GPU_ENV] = gpu
         # CUDA numbers GPUs fastest first by default; NVML and --gpus use PCI bus order.
         env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
 

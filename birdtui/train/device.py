@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import torch
 
 from birdtui.errors import ConfigError
+from birdtui.runs.worker import ASSIGNED_GPU_ENV
 
 
 @dataclass
@@ -37,6 +39,25 @@ class Precision:
         return torch.amp.GradScaler(self.device.type, enabled=self.use_grad_scaler)
 
 
+def visible_cuda_index(name: str, assigned_gpu: str | None) -> str:
+    """Return the CUDA index, as text, that a `cuda` or `cuda:N` device name means in this process.
+
+    Under the supervisor the run sees only its assigned GPU, as index 0, so
+    `cuda:N` naming that GPU becomes `0`; naming another GPU is an error,
+    because the supervisor, not the config, chooses where a run goes.
+    """
+    index_text = name.partition(":")[2] or "0"
+    if assigned_gpu is None or name == "cuda":
+        return index_text
+    if index_text == assigned_gpu:
+        return "0"
+    raise ConfigError(
+        f"device {name!r} was requested, but the supervisor placed this run on GPU {assigned_gpu}",
+        key="device",
+        fix=f'set device = "cuda" or "auto", and choose GPUs with `birdtui launch --gpus {index_text}`',
+    )
+
+
 def resolve_device(name: str) -> torch.device:
     """Turn the config's `device` value (auto, cpu, cuda, cuda:N) into a torch device."""
     if name == "auto":
@@ -51,7 +72,7 @@ def resolve_device(name: str) -> torch.device:
                 key="device",
                 fix='set device = "auto" or "cpu"',
             )
-        index_text = name.partition(":")[2] or "0"
+        index_text = visible_cuda_index(name, os.environ.get(ASSIGNED_GPU_ENV))
         if not index_text.isdigit() or int(index_text) >= torch.cuda.device_count():
             raise ConfigError(
                 f"invalid CUDA device {name!r}; this machine has {torch.cuda.device_count()} GPU(s)",

@@ -42,6 +42,7 @@ def record_event(run_dir: Path, event: str) -> None:
             "pgid": os.getpgid(0),
             "sid": os.getsid(0),
             "gpu": os.environ.get("CUDA_VISIBLE_DEVICES"),
+            "assigned_gpu": os.environ.get("BIRDTUI_ASSIGNED_GPU"),
         }
     )
     with open(run_dir / "fake-events.jsonl", "a") as handle:

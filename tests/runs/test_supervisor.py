@@ -55,6 +55,7 @@ def test_queue_of_four_uses_two_slots(runs, monkeypatch):
         intervals.append((events["start"]["time"], events["end"]["time"]))
         # The trainer saw the GPU the supervisor recorded for the run.
         assert events["start"]["gpu"] == runs.store.get(name).state.gpu
+        assert events["start"]["assigned_gpu"] == runs.store.get(name).state.gpu
     assert max_overlap(intervals) == 2
     assert {runs.store.get(name).state.gpu for name in names} == {"0", "1"}
 

@@ -9,7 +9,7 @@ import torchvision
 from birdtui.config import OptimConfig
 from birdtui.errors import CheckpointError, ConfigError
 from birdtui.metrics import read_records
-from birdtui.train.device import choose_precision, resolve_device
+from birdtui.train.device import choose_precision, resolve_device, visible_cuda_index
 from birdtui.train.model import build_model, build_optimizer, load_pretrained
 from birdtui.train.signals import StopFlag
 from birdtui.train.worker import run_worker
@@ -120,3 +120,18 @@ def test_model_pretrained_in_worker_run(make_run, tmp_path, capsys):
     assert end["status"] == "failed"
     assert "pretrained weights file not found" in end["error"]
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_visible_cuda_index_under_supervisor():
+    # Run directly: the config's index is used as written.
+    assert visible_cuda_index("cuda:1", None) == "1"
+    assert visible_cuda_index("cuda", None) == "0"
+
+    # Placed on GPU 1 by the supervisor, which makes it the only visible one.
+    assert visible_cuda_index("cuda:1", "1") == "0"
+    assert visible_cuda_index("cuda", "1") == "0"
+
+    with pytest.raises(ConfigError) as error:
+        visible_cuda_index("cuda:2", "1")
+    assert "placed this run on GPU 1" in str(error.value)
+    assert "--gpus 2" in str(error.value)
