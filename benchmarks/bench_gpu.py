@@ -1,9 +1,9 @@
 """Measure the worker's training step on a GPU: AMP + channels_last against fp32, and loader against GPU-only input.
 
-For ResNet18 and ResNet34 at 224 px it times birdtui's own `train_step`
-twice on one synthetic batch that stays on the GPU: once in fp32 with the
-default memory format, once with the precision the worker picks on that GPU
-(bf16 autocast where supported, else fp16 with a grad scaler) and
+For ResNet18 and ResNet34 at 224 px it times birdtui's own `train_step` on
+one synthetic batch that stays on the GPU. The first run is fp32 in the
+default memory format. The second uses the precision the worker picks on
+that GPU (bf16 autocast where supported, else fp16 with a grad scaler) and
 channels_last. It then times the same AMP step fed by the worker's real data
 loader (JPEG decoding and augmentation in DataLoader workers) against the
 GPU-only input, which shows whether the loader keeps the GPU busy.
