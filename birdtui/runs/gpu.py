@@ -1,6 +1,6 @@
 """Per-GPU memory and utilization through NVML, with the runs that use each GPU.
 
-NVML comes from the optional `nvidia-ml-py` package (`pip install birdtui[gpu]`).
+NVML comes from the `nvidia-ml-py` package, a dependency of birdtui.
 Without it, or without an NVIDIA driver, the report lists no GPU and gives the reason.
 `format_gpu_report` turns a report into the text that `birdtui gpus` and the UI show.
 """
@@ -48,7 +48,7 @@ def gpu_report(store: RunStore | None = None) -> GpuReport:
     try:
         import pynvml
     except ImportError:
-        return GpuReport([], "no GPU: nvidia-ml-py is not installed (pip install 'birdtui[gpu]')")
+        return GpuReport([], "no GPU: nvidia-ml-py is not installed (pip install nvidia-ml-py)")
 
     try:
         pynvml.nvmlInit()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from birdtui.runs.gpu import GIB, GpuInfo, GpuReport, format_gpu_report, gpu_report
 
-NO_NVML_LINE = "no GPU: nvidia-ml-py is not installed (pip install 'birdtui[gpu]')"
+NO_NVML_LINE = "no GPU: nvidia-ml-py is not installed (pip install nvidia-ml-py)"
 
 
 def run_gpus(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
