@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from birdtui.errors import BirdtuiError
@@ -44,9 +45,26 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(args_list)
     try:
-        return int(args.func(args) or 0)
+        exit_code = int(args.func(args) or 0)
+        # Flush here, so that a reader that went away is caught below and
+        # not reported by the interpreter at exit.
+        sys.stdout.flush()
+        return exit_code
     except BirdtuiError as error:
         print(f"birdtui: {error}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _quit_after_closed_pipe()
+
+
+def _quit_after_closed_pipe() -> int:
+    """Return the exit code for a reader that closed our output, as in `birdtui ls | head`."""
+    # Point stdout at /dev/null, so that the flush at interpreter exit does
+    # not raise the same error again.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    # 128 + SIGPIPE, the code a shell shows for a program stopped by a closed pipe.
+    return 141
