@@ -39,6 +39,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     predict.add_argument("--out", required=True, metavar="FILE", help="CSV file to write")
     predict.add_argument("--config", type=Path, metavar="FILE", help="experiments file (default: ./experiments.toml)")
     predict.add_argument("--runs", type=Path, metavar="DIR", help="runs folder that RUN ids are looked up in (default: runs/ beside the experiments file)")
+    predict.add_argument(
+        "--keep-subfolders",
+        action="store_true",
+        help="write each path relative to the --images folder's parent, subfolders included (default: folder name and file name, as Kaggle expects)",
+    )
     predict.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (default: the run's device setting)")
     predict.set_defaults(func=run_predict)
 
@@ -58,7 +63,10 @@ def run_predict(args: argparse.Namespace) -> int:
     config_path = args.config if args.config is not None else Path(DEFAULT_CONFIG)
     runs_dir = args.runs if args.runs is not None else default_runs_dir(config_path)
     names = _experiment_names(config_path, required=args.config is not None)
-    count = predict_run(args.run, args.images, args.out, runs_dir=runs_dir, device_name=args.device, experiment_names=names)
+    count = predict_run(
+        args.run, args.images, args.out, runs_dir=runs_dir, device_name=args.device, experiment_names=names,
+        keep_subfolders=args.keep_subfolders,
+    )
     print(f"wrote {count} predictions to {args.out}", file=sys.stderr)
     return 0
 

@@ -2,7 +2,8 @@
 
 The CSV has a `path,class` header and one row per image, in the format of
 Kaggle's bird-species submissions. `path` is the images folder's name and the
-file name, so `DIR=.../test` containing `test/0/0001.jpg` gives `test/0001.jpg`.
+file name, so `DIR=.../test` containing `test/0/0001.jpg` gives `test/0001.jpg`;
+with `--keep-subfolders` it keeps the path below the folder: `test/0/0001.jpg`.
 `class` is the original class id of the predicted label: the class folder's
 name, or its integer for integer-named class folders.
 """
@@ -88,9 +89,17 @@ def kaggle_paths(folder: Path, files: list[Path]) -> list[str]:
     seen: dict[str, Path] = {}
     for path, file in zip(paths, files):
         if path in seen:
-            raise DataError(f"two images would both be written as {path}: {seen[path]} and {file}\n  fix: give the test images unique file names")
+            raise DataError(
+                f"two images would both be written as {path}: {seen[path]} and {file}\n"
+                "  fix: pass --keep-subfolders to write each path with its subfolders, or give the test images unique file names"
+            )
         seen[path] = file
     return paths
+
+
+def subfolder_paths(folder: Path, files: list[Path]) -> list[str]:
+    """Return `<folder name>/<path below folder>` for each file, which stays unique."""
+    return [f"{folder.name}/{file.relative_to(folder).as_posix()}" for file in files]
 
 
 def predict_run(
@@ -101,8 +110,13 @@ def predict_run(
     device_name: str | None = None,
     progress: TextIO | None = sys.stderr,
     experiment_names: Iterable[str] = (),
+    keep_subfolders: bool = False,
 ) -> int:
-    """Write predictions for every image under `images_dir` to `out`; return the image count."""
+    """Write predictions for every image under `images_dir` to `out`; return the image count.
+
+    `keep_subfolders` writes each path relative to the images folder's parent
+    instead of the Kaggle `<folder name>/<file name>`.
+    """
     check_output_folder(Path(out))
     run_dir = resolve_run_dir(run, runs_dir, experiment_names)
     checkpoint_path = find_best_checkpoint(run_dir)
@@ -115,7 +129,7 @@ def predict_run(
     files = list_images(str(folder))
     if not files:
         raise DataError(f"no image files found under {folder}\n  fix: pass --images with a folder that holds .jpg or .png files")
-    paths = kaggle_paths(folder, files)
+    paths = subfolder_paths(folder, files) if keep_subfolders else kaggle_paths(folder, files)
 
     device = resolve_device(device_name or config.device)
     precision = choose_precision(device, config.amp, config.channels_last)

@@ -80,8 +80,29 @@ def test_predict_duplicate_file_names_rejected(tmp_path):
     folder = tmp_path / "test"
     files = [folder / "a" / "0001.jpg", folder / "b" / "0001.jpg"]
 
-    with pytest.raises(DataError, match="both be written as test/0001.jpg"):
+    with pytest.raises(DataError, match="both be written as test/0001.jpg") as caught:
         kaggle_paths(folder, files)
+    assert "fix: pass --keep-subfolders" in str(caught.value)
+
+
+def test_predict_keep_subfolders_same_names(make_run, tiny_dataset, tmp_path, monkeypatch):
+    # The train folder repeats 0000.jpg in every class folder.
+    run_dir = make_run("trained")
+    assert run_worker(run_dir, stop=StopFlag()) == 0
+    out = tmp_path / "predictions.csv"
+    monkeypatch.chdir(tmp_path)
+    images = str(tiny_dataset / "train")
+
+    with pytest.raises(DataError, match="--keep-subfolders"):
+        args = parse_predict("trained", "--images", images, "--out", str(out))
+        args.func(args)
+    args = parse_predict("trained", "--images", images, "--out", str(out), "--keep-subfolders")
+    assert args.func(args) == 0
+
+    paths = [row[0] for row in read_rows(out)[1:]]
+    assert len(paths) == 30
+    assert len(set(paths)) == 30
+    assert "train/Golden_Oriole/0000.jpg" in paths
 
 
 def parse_predict(*argv: str) -> argparse.Namespace:
