@@ -471,3 +471,41 @@ def test_smoothing_resolve_picks_level() -> None:
     assert Smoothing().resolve(100_000, 100).label == "EMA 0.001, auto"
     assert Smoothing("ma").resolve(10_000, 100).label == "MA 200, auto"
     assert Smoothing("ema", 3).resolve(100_000, 100).label == "EMA 0.1"
+
+
+def test_val_view_huge_early_loss_gets_log_axis() -> None:
+    async def check(pilot: Pilot[None], plot: LossPlot) -> None:
+        # BatchNorm lag: the first validation losses are hundreds of times the later ones.
+        lagging = records("r18-lag")
+        val_losses = iter((421.8, 139.6, 0.64))
+        for record in lagging:
+            if record["type"] == "epoch":
+                record["val_loss"] = next(val_losses)
+        series = RunSeries("r18-lag")
+        series.update(lagging)
+        plot.set_runs(series, [])
+
+        plot.view = "val"
+
+        assert plot.contents.log_y
+        assert plot.contents.ylabels == {"left": "loss (log)", "right": "accuracy"}
+        val_acc = plot.contents.lines_of("r18-lag")[2]
+        assert val_acc.yside == "right"
+        assert val_acc.ys == pytest.approx((0.4, 0.5, 0.6))
+        text = plot.render().plain
+        assert "loss (log)" in text
+        assert text == plot.render().plain
+
+    run_with_plot(check)
+
+
+def test_val_view_narrow_loss_stays_linear() -> None:
+    async def check(pilot: Pilot[None], plot: LossPlot) -> None:
+        plot.set_runs(series_of("r18"), [])
+
+        plot.view = "val"
+
+        assert not plot.contents.log_y
+        assert plot.contents.ylabels["left"] == "loss"
+
+    run_with_plot(check)

@@ -48,6 +48,10 @@ EMA_ALPHAS = (0.5, 0.3, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001)
 # over at least 8 points, so a run of a few dozen points still gets smoothed.
 AUTO_SPAN_COLUMNS = 3
 AUTO_MIN_SPAN = 8
+# The val view puts loss on a log axis once its largest value is this many
+# times its smallest, as when BatchNorm statistics lag in the first epochs
+# and a validation loss of several hundred would flatten every later point.
+VAL_LOG_RATIO = 10.0
 
 
 @dataclass(frozen=True)
@@ -137,6 +141,7 @@ class PlotContents:
     empty_message: str | None = None
     xlabel: str = ""
     ylabels: dict[str, str] = field(default_factory=dict)
+    # Whether the left y axis is logarithmic. The right one (accuracy) stays linear.
     log_y: bool = False
     x_range: tuple[float, float] | None = None
     # Tick positions on the x axis, whole numbers on the step axis.
@@ -197,7 +202,8 @@ def paint(plot: Plot, contents: PlotContents) -> None:
     for line in contents.lines:
         plot.plot(line.xs, line.ys, color=line.color, marker=line.marker, label=line.label, yside=line.yside)
     if contents.log_y:
-        plot.yscale("log")
+        # Only the left axis: the val view keeps accuracy linear on the right.
+        plot.yscale("log", yside="left")
     if contents.x_range is not None:
         plot.xlim(*contents.x_range)
     if contents.x_ticks:
@@ -246,7 +252,25 @@ def _plan_validation(request: PlotRequest, contents: PlotContents) -> None:
             if x.size:
                 _add_line(contents, run.run, f"{run.run} {label}", x, y, request.buckets,
                           color=color, marker=markers[index % len(markers)], yside=yside)
-    contents.ylabels = {"left": "loss", "right": "accuracy"}
+
+    contents.log_y = _loss_spans_decades(contents)
+    if contents.log_y:
+        # A log axis has no place for a zero or negative loss.
+        contents.lines = [_positive_part(line) if line.yside == "left" else line for line in contents.lines]
+        contents.lines = [line for line in contents.lines if line.xs]
+    contents.ylabels = {"left": "loss (log)" if contents.log_y else "loss", "right": "accuracy"}
+
+
+def _loss_spans_decades(contents: PlotContents) -> bool:
+    """Return whether the loss values of the val view span a factor of `VAL_LOG_RATIO` or more."""
+    ys = [y for line in contents.lines if line.yside == "left" for y in line.ys if y > 0 and math.isfinite(y)]
+    return bool(ys) and max(ys) >= VAL_LOG_RATIO * min(ys)
+
+
+def _positive_part(line: DrawnLine) -> DrawnLine:
+    """Return `line` without its points at or below zero."""
+    points = [(x, y) for x, y in zip(line.xs, line.ys) if y > 0]
+    return replace(line, xs=tuple(x for x, _ in points), ys=tuple(y for _, y in points))
 
 
 def _plan_lr(request: PlotRequest, contents: PlotContents) -> None:
