@@ -97,9 +97,14 @@ def config_path(args: argparse.Namespace) -> Path:
 
 
 def open_store(args: argparse.Namespace) -> RunStore:
-    if args.runs is not None:
-        return RunStore(args.runs)
-    return RunStore(default_runs_dir(config_path(args)))
+    root = args.runs if args.runs is not None else default_runs_dir(config_path(args))
+    if root.exists() and not root.is_dir():
+        raise ConfigError(
+            "is a file, not a runs folder",
+            path=str(root.absolute()),
+            fix="pass the runs folder with --runs DIR, or leave --runs out to use runs/ beside the experiments file",
+        )
+    return RunStore(root)
 
 
 def run_ls(args: argparse.Namespace) -> int:
@@ -108,7 +113,7 @@ def run_ls(args: argparse.Namespace) -> int:
     for problem in store.problems:
         print(f"warning: {problem.message}", file=sys.stderr)
 
-    experiments = _experiments_for_ls(args)
+    experiments, config_problem = _experiments_for_ls(args)
     if not runs and experiments is None and args.runs is None:
         raise ConfigError(
             f"no experiments file here, and no runs in {store.root}",
@@ -121,29 +126,31 @@ def run_ls(args: argparse.Namespace) -> int:
     rows += [new_experiment_row(config) for config in experiments or [] if config.name not in launched]
     if not rows:
         print(f"no runs in {store.root}")
-        return 0
-    print(format_table(rows))
-    return 0
+    else:
+        print(format_table(rows))
+
+    # The runs are listed all the same, but the exit code reports the invalid file.
+    return 0 if config_problem is None else config_problem.exit_code
 
 
-def _experiments_for_ls(args: argparse.Namespace) -> list[ExperimentConfig] | None:
+def _experiments_for_ls(args: argparse.Namespace) -> tuple[list[ExperimentConfig] | None, ConfigError | None]:
     """Return the experiments of the config file, so that ls also shows those never launched.
 
     A missing default file gives None (ls of a bare runs folder), while a
-    missing --config file is an error. An invalid file is reported but does
-    not hide the runs.
+    missing --config file or a folder is an error. An invalid file is
+    returned as the second item, so that it does not hide the runs.
     """
     path = config_path(args)
     if args.config is None and not path.exists():
-        return None
-    if not path.exists():
+        return None, None
+    if not path.is_file():
         # load_experiments raises the error that names the file and the fix.
         load_experiments(path)
     try:
-        return load_experiments(path).experiments
+        return load_experiments(path).experiments, None
     except ConfigError as error:
         print(f"warning: experiments not listed: {error}", file=sys.stderr)
-        return []
+        return [], error
 
 
 def new_experiment_row(config: ExperimentConfig) -> list[str]:

@@ -81,9 +81,33 @@ def test_ls_with_invalid_config_still_lists_runs(runs, tmp_path):
 
     listing = runs.cli("ls", "--config", str(bad), "--runs", str(runs.root))
 
-    assert listing.returncode == 0
+    assert listing.returncode == 2
     assert "warning: experiments not listed:" in listing.stderr
     assert table(listing.stdout)[1][0] == "kept"
+
+
+def test_ls_with_config_folder_is_an_error(runs, tmp_path):
+    folder = tmp_path / "somefolder"
+    folder.mkdir()
+
+    result = runs.cli("ls", "--config", str(folder))
+
+    assert result.returncode == 2
+    assert "somefolder: is a folder, not an experiments file" in result.stderr
+    assert "fix: pass the .toml file itself" in result.stderr
+    assert result.stdout == ""
+
+
+def test_ls_with_runs_file_is_an_error(runs, config, tmp_path):
+    not_a_folder = tmp_path / "junk.pth"
+    not_a_folder.write_text("garbage\n")
+
+    result = runs.cli("ls", "--config", str(config), "--runs", str(not_a_folder))
+
+    assert result.returncode == 2
+    assert "junk.pth: is a file, not a runs folder" in result.stderr
+    assert "fix: pass the runs folder with --runs DIR" in result.stderr
+    assert result.stdout == ""
 
 
 @pytest.mark.parametrize(
