@@ -53,13 +53,25 @@ def launch_experiments(app: BirdtuiApp, names: list[str]) -> None:
 
 
 def _launch(app: BirdtuiApp, configs: list[ExperimentConfig]) -> None:
+    # One toast for all launched runs, so that `a` on many experiments does
+    # not fill the screen. Each error still gets its own toast.
+    launched: list[str] = []
     for config in configs:
         try:
             info = runs.launch(app.store, config, experiments_file=app.config_path)
         except BirdtuiError as error:
             app.call_from_thread(app.notify_error, error)
             continue
-        app.call_from_thread(app.notify, f"Launched {info.run_id}", title="Launch")
+        launched.append(info.run_id)
+    if launched:
+        app.call_from_thread(app.notify, launch_summary(launched), title="Launch")
+
+
+def launch_summary(run_ids: list[str]) -> str:
+    """Return the toast text for the launched runs: 'Launched r18' or 'Launched 3 runs: r18, r34, r50'."""
+    if len(run_ids) == 1:
+        return f"Launched {run_ids[0]}"
+    return f"Launched {len(run_ids)} runs: {', '.join(run_ids)}"
 
 
 def kill_run(app: BirdtuiApp, run_id: str) -> None:

@@ -186,3 +186,43 @@ def test_launch_again_starts_attempt_two(four_runs, make_app, waits):
             assert status_of("r18-base") == "✓ finished"
 
     asyncio.run(scenario())
+
+
+def test_launch_all_shows_one_summary(four_runs, make_app, waits):
+    """`a` on four pending experiments, one with a missing data folder: one summary toast plus one error toast."""
+    config_path, runs_dir = four_runs
+    # Images that pass the launch check and fail in the worker at once, so the runs end quickly.
+    for name in ("a", "b"):
+        folder = config_path.parent / "data" / "train" / name
+        folder.mkdir(parents=True)
+        (folder / "broken.jpg").write_bytes(b"not a JPEG")
+    text = config_path.read_text()
+    text += '\n[[experiments]]\nname = "r50-more"\n\n[[experiments]]\nname = "r18-nodata"\ndata = { root = "data/missing" }\n'
+    config_path.write_text(text)
+    # The hand-written live run names this test process as its worker, and a
+    # supervisor would keep its only CPU slot for it.
+    shutil.rmtree(runs_dir / "r34-live")
+    app = make_app(config_path, runs_dir)
+
+    def status_of(name: str) -> str:
+        return dict(zip(waits.column(app, "name"), waits.column(app, "status"))).get(name, "")
+
+    def launch_toasts() -> list[str]:
+        return [message for _, message in app.notified if message.startswith("Launched")]
+
+    async def scenario() -> None:
+        async with app.run_test(size=(160, 40)) as pilot:
+            await waits.until(pilot, lambda: status_of("r18-nodata") != "", what="the pending rows")
+            await pilot.press("a")
+            await waits.until(pilot, lambda: launch_toasts() != [], timeout=RUN_TIMEOUT, what="the launch toast")
+
+            assert launch_toasts() == ["Launched 3 runs: r34-live, r50-next, r50-more"]
+            errors = [message for severity, message in app.notified if severity == "error"]
+            assert len(errors) == 1
+            assert "data/missing" in errors[0]
+
+            # Wait for the workers to end, so that no process outlives the test.
+            for name in ("r34-live", "r50-next", "r50-more"):
+                await waits.until(pilot, lambda: status_of(name) == "✗ failed", timeout=RUN_TIMEOUT, what=f"{name} to fail")
+
+    asyncio.run(scenario())
