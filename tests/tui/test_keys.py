@@ -502,3 +502,20 @@ def test_removed_experiment_and_run_folder(four_runs, make_app, waits):
         await waits.until(pilot, lambda: "· pending" in dict(zip(waits.column(app, "name"), waits.column(app, "status"))).get("r18-oom", ""), what="r18-oom pending")
 
     drive(app, waits, scenario)
+
+
+def test_help_explains_rank_column(four_runs, make_app, waits):
+    app = make_app(*four_runs)
+
+    async def scenario(pilot):
+        await pilot.press("question_mark")
+
+        table = app.screen.query_one("#help-columns", Static).content
+        names_column, descriptions_column = table.columns
+        names = [str(cell) for cell in names_column.cells]
+        assert "rank@ep" in names
+        rank_help = str(list(descriptions_column.cells)[names.index("rank@ep")])
+        assert "val accuracy" in rank_help
+        assert "last finished epoch" in rank_help
+
+    drive(app, waits, scenario)

@@ -76,6 +76,7 @@ def test_kill_confirmation_dialog(four_runs, make_app, waits, snap_compare):
 def test_help_screen(four_runs, make_app, waits, snap_compare):
     """At 80x24 after `?`: a framed list of every key (?, l, a / L, k, r, space / o, s, S,
     v, x, [, ], m, d, e, g, q) with what each does. The list scrolls down to the table
-    keys, so at 24 rows it shows ? to m and a scrollbar."""
+    keys and a Columns section that explains +, best val acc and rank@ep, so at 24 rows
+    it shows ? to m and a scrollbar."""
     app = make_app(*four_runs)
     assert snap_compare(app, terminal_size=(80, 24), run_before=loaded(app, waits, keys=("question_mark",)))
