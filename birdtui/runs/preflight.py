@@ -1,8 +1,8 @@
 """Checks made when a run is launched, so that config mistakes fail now and not when the queue reaches the run.
 
 The worker checks the same things again when it starts, with more detail.
-These checks look at names and folders only: no image is decoded and no
-model is built, so a launch stays fast.
+These checks look at names, folders and the pretrained weights file: no
+image is decoded and no model is built, so a launch stays fast.
 """
 
 from __future__ import annotations
@@ -54,19 +54,53 @@ def check_dataset(config: ExperimentConfig, root: str, key: str, experiments_fil
         collect_samples(classes, setting=key)
     except DataError as error:
         reason, _, fix = str(error).partition("; fix: ")
+        if experiments_file is not None:
+            # The data helpers also serve the worker, which does not know the file's name.
+            fix = fix.replace("the experiments file", Path(experiments_file).name)
         raise _error(config, key, reason.removeprefix(f"{key}: "), fix or None, experiments_file) from None
 
 
 def check_pretrained(config: ExperimentConfig, experiments_file: str | Path | None) -> None:
-    if config.pretrained is None or Path(config.pretrained).is_file():
+    """Check that `pretrained` names a file that torch loads as a state dict, as the worker loads it."""
+    if config.pretrained is None:
         return
-    raise _error(
-        config,
-        "pretrained",
-        f"weights file not found: {config.pretrained}",
-        "set pretrained to an existing .pth file (nothing is downloaded), or remove the line",
-        experiments_file,
-    )
+    if not Path(config.pretrained).is_file():
+        raise _error(
+            config,
+            "pretrained",
+            f"weights file not found: {config.pretrained}",
+            "set pretrained to an existing .pth file (nothing is downloaded), or remove the line",
+            experiments_file,
+        )
+
+    reason = read_weights_problem(Path(config.pretrained))
+    if reason is not None:
+        raise _error(
+            config,
+            "pretrained",
+            f"invalid weights file {config.pretrained}: {reason}",
+            "set pretrained to a state dict saved with torch.save, such as a torchvision .pth file, or remove the line",
+            experiments_file,
+        )
+
+
+def read_weights_problem(file: Path) -> str | None:
+    """Load `file` as birdtui.train.model.load_pretrained does; return why it fails, or None."""
+    # Imported here, like torchvision: torch is slow to import.
+    import torch
+
+    try:
+        loaded = torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for a bad file: pickle, zip, runtime errors
+        # torch's own text runs over many lines, and its first line names the problem.
+        first_line = (str(error).strip().splitlines() or [""])[0][:160]
+        return f"torch cannot load it ({type(error).__name__}: {first_line})"
+
+    # A birdtui checkpoint stores the state dict under "model", and a plain .pth is the state dict itself.
+    state = loaded.get("model", loaded) if isinstance(loaded, dict) else None
+    if not isinstance(state, dict):
+        return f"it contains a {type(loaded).__name__}, not a state dict"
+    return None
 
 
 def guess_experiments_file(runs_dir: Path) -> Path | None:

@@ -107,7 +107,7 @@ def find_classes(root: str | Path, *, setting: str = "data.root") -> list[ClassF
     if not root.exists():
         raise DataError(
             f"{setting}: folder not found: {root}; fix: run `birdtui demo-data DIR` for a demo dataset, "
-            f"or set {setting} in experiments.toml to a folder with one subfolder per class"
+            f"or set {setting} in the experiments file to a folder with one subfolder per class"
         )
     if not root.is_dir():
         raise DataError(f"{setting}: {root} is a file, not a folder; fix: point {setting} at the folder of class folders")

@@ -10,6 +10,7 @@ import pytest
 from birdtui.config import load_experiments
 from birdtui.errors import ConfigError
 from birdtui.runs import launch
+from birdtui.runs.preflight import check_launchable
 
 EXPERIMENTS = textwrap.dedent(
     """
@@ -26,8 +27,8 @@ EXPERIMENTS = textwrap.dedent(
 )
 
 
-def write_experiments(tmp_path, line="", root="data/demo-birds/train"):
-    path = tmp_path / "experiments.toml"
+def write_experiments(tmp_path, line="", root="data/demo-birds/train", name="experiments.toml"):
+    path = tmp_path / name
     path.write_text(EXPERIMENTS.format(root=root, line=line))
     return path
 
@@ -93,3 +94,56 @@ def test_launch_accepts_two_classes(runs, tmp_path):
 
     assert info.run_id == "broken"
     runs.wait_status("broken", "finished")
+
+
+def test_cli_launch_fix_names_real_file(runs, tmp_path):
+    config = write_experiments(tmp_path, 'data.root = "data/nowhere"', name="bad.toml")
+
+    result = runs.cli("launch", "broken", "--config", str(config))
+
+    assert result.returncode == 2
+    assert "set data.root in bad.toml to a folder" in result.stderr
+    assert "experiments.toml" not in result.stderr
+
+
+def pretrained_config(tmp_path, weights):
+    root = one_image_per_class(tmp_path, ["crow", "dove"])
+    path = write_experiments(tmp_path, f'pretrained = "{weights}"', root=str(root))
+    return load_experiments(path).by_name("broken"), path
+
+
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        ("text", "torch cannot load it"),
+        ("tensor", "it contains a Tensor, not a state dict"),
+    ],
+)
+def test_launch_rejects_invalid_pretrained(runs, tmp_path, content, reason):
+    import torch
+
+    weights = tmp_path / "junk.pth"
+    if content == "text":
+        weights.write_text("garbage\n")
+    else:
+        torch.save(torch.zeros(3), weights)
+    config, path = pretrained_config(tmp_path, weights)
+
+    with pytest.raises(ConfigError, match=f'experiment "broken", pretrained: invalid weights file .*junk.pth: {reason}') as caught:
+        launch(runs.store, config, experiments_file=path)
+
+    assert caught.value.key == "pretrained"
+    assert caught.value.path == str(path)
+    assert "set pretrained to a state dict saved with torch.save" in str(caught.value)
+    assert not (runs.root / "broken").exists()
+
+
+def test_preflight_accepts_resnet18_weights(runs, tmp_path):
+    import torch
+    import torchvision
+
+    weights = tmp_path / "resnet18.pth"
+    torch.save(torchvision.models.resnet18().state_dict(), weights)
+    config, path = pretrained_config(tmp_path, weights)
+
+    check_launchable(config, path)
