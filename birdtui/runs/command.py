@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -28,7 +29,8 @@ from birdtui.runs.store import RunInfo, RunStore
 from birdtui.runs.summary import RunSummary, summarize_run
 
 DEFAULT_CONFIG = "experiments.toml"
-LS_COLUMNS = ("run", "status", "epoch", "last loss", "best val acc", "images/s")
+# "train loss" is the last epoch's mean, as in the UI and the export, not a single step's loss.
+LS_COLUMNS = ("run", "status", "epoch", "train loss", "best val acc", "images/s")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -165,7 +167,7 @@ def ls_row(info: RunInfo) -> list[str]:
         info.run_id,
         info.status,
         _epoch_text(summary, info),
-        _number(summary.last_train_loss, "{:.4f}"),
+        _number(summary.train_loss, "{:.4g}"),
         _number(summary.best_val_acc, "{:.1%}"),
         _number(summary.images_per_sec, "{:.0f}"),
     ]
@@ -185,7 +187,14 @@ def _configured_epochs(info: RunInfo) -> int | None:
 
 
 def _number(value: float | None, template: str) -> str:
-    return "-" if value is None else template.format(value)
+    if value is None:
+        return "-"
+    # Spelled as the UI and the export spell them.
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return template.format(value)
 
 
 def format_table(rows: list[list[str]]) -> str:

@@ -34,6 +34,8 @@ class RunSummary:
     epoch_progress: float = 0.0
     # Loss of the last logged step.
     last_train_loss: float | None = None
+    # Mean training loss of the last completed epoch, the "train loss" of ls, the UI and the export.
+    train_loss: float | None = None
     # Lowest mean training loss of a completed epoch.
     best_train_loss: float | None = None
     last_val_loss: float | None = None
@@ -146,6 +148,7 @@ class RunSummary:
             self.steps, self.last_train_loss = int(epochs[-1].get("step", 0)), None
 
         if epochs:
+            self.train_loss = _latest(epochs, "train_loss")
             self.last_val_loss = _latest(epochs, "val_loss")
             self.last_val_acc = _latest(epochs, "val_acc")
             self.images_per_sec = _latest(epochs, "images_per_sec")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 
 import pytest
@@ -51,9 +52,9 @@ def test_launch_then_ls(runs, config):
     listing = runs.cli("ls", "--config", str(config))
     assert listing.returncode == 0, listing.stderr
     assert table(listing.stdout) == [
-        ["run", "status", "epoch", "last", "loss", "best", "val", "acc", "images/s"],
-        ["r18-base", "finished", "2/2", "0.2500", "60.0%", "100"],
-        ["r18-base@2", "finished", "2/2", "0.2500", "60.0%", "100"],
+        ["run", "status", "epoch", "train", "loss", "best", "val", "acc", "images/s"],
+        ["r18-base", "finished", "2/2", "0.25", "60.0%", "100"],
+        ["r18-base@2", "finished", "2/2", "0.25", "60.0%", "100"],
         ["r18-long", "pending", "0/3", "-", "-", "-"],
     ]
 
@@ -253,3 +254,21 @@ def test_ls_queued_run_shows_configured_epochs(runs):
         lock.release()
 
     assert table(listing.stdout)[1] == ["waiting", "queued", "0/7", "-", "-", "-"]
+
+
+def test_ls_train_loss_is_epoch_mean(runs):
+    run_dir = runs.queue_without_supervisor("done")
+    records = [
+        {"type": "step", "time": 1.0, "epoch": 0, "step": 9, "epoch_progress": 0.9, "loss": 1.1298},
+        {"type": "epoch", "time": 2.0, "epoch": 0, "step": 10, "train_loss": 0.4818, "val_acc": 0.5},
+    ]
+    (run_dir / "metrics.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
+    lock = supervisor_lock(runs.root)
+    lock.acquire()
+    try:
+        listing = runs.cli("ls", "--runs", str(runs.root))
+    finally:
+        lock.release()
+
+    # The last epoch's mean, as the UI and the export show it, not the last step's loss.
+    assert table(listing.stdout)[1] == ["done", "queued", "1/2", "0.4818", "50.0%", "-"]

@@ -45,6 +45,7 @@ def test_fold_of_two_epochs():
     assert summary.status == "running"
     assert (summary.epoch, summary.epochs, summary.steps) == (2, 3, 15)
     assert summary.last_train_loss == 1.2
+    assert summary.train_loss == 1.1
     assert summary.best_train_loss == 1.1
     assert summary.best_val_acc == 0.40
     assert summary.last_val_acc == 0.35
