@@ -225,7 +225,7 @@ def run_launch(args: argparse.Namespace) -> int:
             exit_code = max(exit_code, error.exit_code)
             continue
         if info.state.resume:
-            print(f"queued {info.run_id} to resume from its last checkpoint")
+            print(resume_message(info))
         else:
             print(f"queued {info.run_id} in {info.path}")
     return exit_code
@@ -272,8 +272,18 @@ def run_kill(args: argparse.Namespace) -> int:
 def run_resume(args: argparse.Namespace) -> int:
     store = open_store(args)
     info = resume(store, args.run_id, gpus=args.gpus, per_gpu=args.per_gpu)
-    print(f"queued {info.run_id} to resume from its last checkpoint")
+    print(resume_message(info))
     return 0
+
+
+def resume_message(info: RunInfo) -> str:
+    """Return the line that says where a resumed run will continue from."""
+    # The worker loads the newest epoch checkpoint, else best.pt. Without
+    # either, it trains from the start. Globbed here, so that the CLI need not import torch.
+    checkpoints = info.path / "checkpoints"
+    if any(checkpoints.glob("epoch-*.pt")) or (checkpoints / "best.pt").is_file():
+        return f"queued {info.run_id} to resume from its last checkpoint"
+    return f"queued {info.run_id} to resume: it has no checkpoint yet, so it restarts from epoch 0"
 
 
 def run_gpus(args: argparse.Namespace) -> int:

@@ -140,6 +140,23 @@ def test_kill_and_resume_commands(runs, config):
 
     runs.plan(**{"r18-base": {"seconds": 0.2}})
     resumed = runs.cli("resume", "r18-base", "--config", str(config))
+    # The fake trainer writes no checkpoint, so the run starts over.
+    assert resumed.stdout.strip() == "queued r18-base to resume: it has no checkpoint yet, so it restarts from epoch 0"
+    runs.wait_status("r18-base", "finished")
+
+
+def test_resume_with_checkpoint_says_so(runs, config):
+    runs.plan(**{"r18-base": {"seconds": 60}})
+    runs.cli("launch", "r18-base", "--config", str(config))
+    runs.wait_for(lambda: runs.events("r18-base"), description="trainer start")
+    runs.cli("kill", "r18-base", "--grace", "5", "--config", str(config))
+    checkpoints = runs.root / "r18-base" / "checkpoints"
+    checkpoints.mkdir()
+    (checkpoints / "epoch-0001.pt").write_bytes(b"")
+
+    runs.plan(**{"r18-base": {"seconds": 0.2}})
+    resumed = runs.cli("resume", "r18-base", "--config", str(config))
+
     assert resumed.stdout.strip() == "queued r18-base to resume from its last checkpoint"
     runs.wait_status("r18-base", "finished")
 
@@ -169,7 +186,7 @@ def test_launch_all_resume(runs, config, tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         "skipped r18-long: its run r18-long is finished; `birdtui launch r18-long` starts a new attempt",
-        "queued r18-base to resume from its last checkpoint",
+        "queued r18-base to resume: it has no checkpoint yet, so it restarts from epoch 0",
         f"queued r50 in {runs.root / 'r50'}",
     ]
     runs.wait_status("r18-base", "finished")
