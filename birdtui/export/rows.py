@@ -59,26 +59,8 @@ def summarize(info: RunInfo) -> dict[str, Any]:
     # The store has settled vanished runs as lost, which the log cannot know.
     values["status"] = info.status if info.status != "running" else summary.status or info.status
 
-    # RunSummary's last_train_loss is the last step's loss, which is noisy; a
+    # RunSummary's last_train_loss is the last step's loss, which is noisy. A
     # results table compares the final epoch's mean training loss instead.
-    epochs = final_epoch_records(read_records(info.path / METRICS_FILE))
-    losses = [record["train_loss"] for record in epochs if isinstance(record.get("train_loss"), (int, float))]
-    values["last_train_loss"] = losses[-1] if losses else None
+    # RunSummary folds it from the same valid epoch records as the other columns.
+    values["last_train_loss"] = summary.train_loss
     return values
-
-
-def final_epoch_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Return the epoch records in epoch order, keeping only the replayed ones after a resume."""
-    by_epoch: dict[int, dict[str, Any]] = {}
-    for record in records:
-        kind = record.get("type")
-        if kind == "start":
-            resumed = record.get("resumed_from") or {}
-            # A resumed run replays from this epoch, so its earlier records of it are void.
-            if isinstance(resumed.get("epoch"), int):
-                by_epoch = {epoch: point for epoch, point in by_epoch.items() if epoch < resumed["epoch"]}
-        elif kind == "epoch" and isinstance(record.get("epoch"), int):
-            # A second record of an epoch adds its values; one missing fields erases nothing.
-            known = by_epoch.get(record["epoch"], {})
-            by_epoch[record["epoch"]] = {**known, **{key: value for key, value in record.items() if value is not None}}
-    return [by_epoch[epoch] for epoch in sorted(by_epoch)]

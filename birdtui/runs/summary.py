@@ -15,6 +15,7 @@ from typing import Any, Iterable
 
 from birdtui.errors import RunError
 from birdtui.metrics import read_records
+from birdtui.metrics.jsonl import NUMERIC_FIELDS
 from birdtui.runs.outcome import METRICS_FILE
 from birdtui.runs.state import RUNNING, RunState, read_state, state_path
 
@@ -111,7 +112,8 @@ class RunSummary:
 
     def _on_epoch(self, record: dict[str, Any]) -> None:
         epoch = record.get("epoch")
-        if not _is_count(epoch):
+        # A record with one bad value is dropped whole, so that no row mixes two epochs' values.
+        if not _is_count(epoch) or has_invalid_number(record):
             return
         # A second record of the same epoch adds the values it has and keeps the others.
         known = self._epoch_records.get(epoch, {})
@@ -170,6 +172,15 @@ class RunSummary:
         if done <= 0:
             return None
         return max(0.0, (self.epochs - self.epoch_progress) * segment / done)
+
+
+def has_invalid_number(record: dict[str, Any]) -> bool:
+    """Return True when a numeric field of `record` holds something other than a number or null.
+
+    decode_line has already turned "NaN", "Infinity" and "-Infinity" into floats,
+    so any string left, a bool, a list or an object is invalid.
+    """
+    return any(not (value is None or _is_number(value)) for key, value in record.items() if key in NUMERIC_FIELDS)
 
 
 def _is_count(value: Any) -> bool:

@@ -202,6 +202,29 @@ def test_record_missing_fields_erases_nothing(tmp_path: Path, bad_line: str) -> 
     assert row["summary"]["images_per_sec"] is not None
 
 
+@pytest.mark.parametrize(
+    "bad_line",
+    [
+        '{"type": "epoch", "epoch": 3, "val_loss": "abc", "train_loss": null}',
+        '{"type": "epoch", "epoch": 3, "val_loss": true, "train_loss": 0.1}',
+        '{"type": "epoch", "epoch": 2, "val_loss": [1], "train_loss": 0.1}',
+    ],
+)
+def test_record_with_invalid_number_is_ignored(tmp_path: Path, bad_line: str) -> None:
+    (tmp_path / "experiments.toml").write_text(EXPERIMENTS, encoding="utf-8")
+    config = load_experiments(tmp_path / "experiments.toml").by_name("slow")
+    run_dir = write_run(tmp_path / "runs", config, status="finished", epochs=[(2.0, 2.1, 0.3), (1.5, 1.6, 0.4), (1.2, 1.3, 0.45)])
+    with open(run_dir / "metrics.jsonl", "a", encoding="utf-8") as log:
+        log.write(bad_line + "\n")
+
+    [row] = collect_rows(tmp_path / "runs")
+
+    # Every value comes from epoch 2, none from the bad record.
+    assert row["summary"]["epoch"] == 3
+    assert row["summary"]["last_train_loss"] == 1.2
+    assert row["summary"]["last_val_loss"] == 1.3
+
+
 def test_png_plots_linked(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("matplotlib")
     out = project / "report" / "results.md"

@@ -152,3 +152,14 @@ def test_record_missing_fields_keeps_earlier_values(bad_record):
     assert summary.images_per_sec == 121.0
     assert summary.last_train_loss == 1.2
     assert summary.steps == 15
+
+
+def test_epoch_record_with_text_number_is_ignored():
+    summary = RunSummary()
+    bad = {"type": "epoch", "time": 121.0, "epoch": 2, "step": 30, "train_loss": 0.2, "val_loss": "abc", "val_acc": 0.9}
+    summary.update([*TWO_EPOCHS, bad])
+
+    assert summary.epoch == 2
+    assert summary.train_loss == 1.1
+    assert summary.last_val_loss == 1.4
+    assert summary.best_val_acc == 0.40
