@@ -112,7 +112,7 @@ class RunSummary:
 
     def _on_epoch(self, record: dict[str, Any]) -> None:
         epoch = record.get("epoch")
-        # A record with one bad value is dropped whole, so that no row mixes two epochs' values.
+        # A record with one invalid value is dropped whole, so that no row mixes two epochs' values.
         if not _is_count(epoch) or has_invalid_number(record):
             return
         # A second record of the same epoch adds the values it has and keeps the others.
@@ -175,7 +175,7 @@ class RunSummary:
 
 
 def has_invalid_number(record: dict[str, Any]) -> bool:
-    """Return True when a numeric field of `record` holds something other than a number or null.
+    """Return True when a numeric field of `record` contains something other than a number or null.
 
     decode_line has already turned "NaN", "Infinity" and "-Infinity" into floats,
     so any string left, a bool, a list or an object is invalid.
