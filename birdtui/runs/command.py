@@ -19,7 +19,7 @@ from pathlib import Path
 from birdtui.config.load import default_runs_dir, load_experiments
 from birdtui.config.schema import ExperimentConfig
 from birdtui.errors import BirdtuiError, ConfigError, RunError
-from birdtui.runs.control import adopt
+from birdtui.runs.control import adopt, supervisor_running
 from birdtui.runs.gpu import format_gpu_report, gpu_report
 from birdtui.runs.kill import kill
 from birdtui.runs.launch import CONFIG_FILE, launch, resume, resume_or_launch
@@ -213,6 +213,7 @@ def run_launch(args: argparse.Namespace) -> int:
         raise RunError("name the experiments to launch, or pass --all (not both)")
     experiments = load_experiments(config_path(args))
     store = open_store(args)
+    _warn_if_slots_ignored(store, args)
     configs = _configs_for_all(store, experiments.experiments, args.resume) if args.all else [experiments.by_name(name) for name in args.names]
 
     exit_code = 0
@@ -257,6 +258,18 @@ def _launch_one(store: RunStore, config: ExperimentConfig, args: argparse.Namesp
     return launch(store, config, gpus=args.gpus, per_gpu=args.per_gpu, experiments_file=experiments_file)
 
 
+def _warn_if_slots_ignored(store: RunStore, args: argparse.Namespace) -> None:
+    """Warn that --gpus and --per-gpu only set up a new supervisor, not the one already running."""
+    options = [option for option, value in (("--gpus", args.gpus), ("--per-gpu", args.per_gpu)) if value is not None]
+    if not options or not store.root.is_dir() or not supervisor_running(store.root):
+        return
+    print(
+        f"warning: {' and '.join(options)} had no effect: the supervisor already running for {store.root} keeps its GPU slots\n"
+        "  fix: wait until its queue is empty (`birdtui ls`), then launch with the new options",
+        file=sys.stderr,
+    )
+
+
 def run_kill(args: argparse.Namespace) -> int:
     store = open_store(args)
     was_queued = store.get(args.run_id).status == QUEUED
@@ -271,6 +284,7 @@ def run_kill(args: argparse.Namespace) -> int:
 
 def run_resume(args: argparse.Namespace) -> int:
     store = open_store(args)
+    _warn_if_slots_ignored(store, args)
     info = resume(store, args.run_id, gpus=args.gpus, per_gpu=args.per_gpu)
     print(resume_message(info))
     return 0

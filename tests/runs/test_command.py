@@ -289,3 +289,27 @@ def test_ls_train_loss_is_epoch_mean(runs):
 
     # The last epoch's mean, as the UI and the export show it, not the last step's loss.
     assert table(listing.stdout)[1] == ["done", "queued", "1/2", "0.4818", "50.0%", "-"]
+
+
+def test_slot_options_with_running_supervisor_warn(runs, config):
+    runs.queue_without_supervisor("waiting")
+    # Holding the lock makes the command see a running supervisor.
+    lock = supervisor_lock(runs.root)
+    lock.acquire()
+    try:
+        result = runs.cli("launch", "r18-base", "--gpus", "cpu", "--per-gpu", "2", "--config", str(config))
+    finally:
+        lock.release()
+
+    assert result.returncode == 0, result.stderr
+    assert "warning: --gpus and --per-gpu had no effect: the supervisor already running" in result.stderr
+    assert "fix: wait until its queue is empty" in result.stderr
+    assert result.stdout.startswith("queued r18-base in")
+
+
+def test_slot_options_without_supervisor_are_quiet(runs, config):
+    result = runs.cli("launch", "r18-base", "--per-gpu", "2", "--config", str(config))
+
+    assert result.returncode == 0, result.stderr
+    assert "warning" not in result.stderr
+    runs.wait_status("r18-base", "finished")
