@@ -84,6 +84,18 @@ def resolve_device(name: str) -> torch.device:
     raise ConfigError(f"invalid device {name!r}", key="device", fix='use "auto", "cpu", "cuda" or "cuda:N"')
 
 
+def placement_warnings() -> list[str]:
+    """Return the warnings about where this run trains, for stderr and the start record."""
+    assigned_gpu = os.environ.get(ASSIGNED_GPU_ENV)
+    if assigned_gpu is None or torch.cuda.is_available():
+        return []
+    # The run still trains, on the CPU, because failing would waste a queue of runs on a driver problem.
+    return [
+        f"the supervisor placed this run on GPU {assigned_gpu}, but CUDA is not available, so it trains on the CPU; "
+        "fix: check `nvidia-smi` and that torch is a CUDA build, or launch with --gpus cpu"
+    ]
+
+
 def has_native_bf16(device: torch.device) -> bool:
     """Return whether the GPU computes in bf16 natively rather than by slower emulation."""
     if torch.version.hip:

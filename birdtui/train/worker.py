@@ -28,7 +28,7 @@ from birdtui.errors import BirdtuiError, ConfigError, RunError
 from birdtui.metrics import MetricsWriter
 from birdtui.train.checkpoint import CHECKPOINT_DIR, FORMAT_VERSION, capture_rng_state, save_checkpoint
 from birdtui.train.data import DataBundle, EpochDataLoader, build_data, build_loaders
-from birdtui.train.device import Precision, choose_precision, resolve_device
+from birdtui.train.device import Precision, choose_precision, placement_warnings, resolve_device
 from birdtui.train.loop import Progress, Trainer, evaluate, train_one_epoch, write_lr_changes
 from birdtui.train.model import build_network, build_optimizer
 from birdtui.train.resume import ResumePoint, read_run_config, restore_training_state
@@ -188,6 +188,9 @@ def compile_if_requested(model: nn.Module, config: ExperimentConfig, device: tor
 
 def write_start_record(session: Session, writer: MetricsWriter, resume_point: ResumePoint | None) -> None:
     trainer = session.trainer
+    warnings = placement_warnings()
+    for warning in warnings:
+        print(f"birdtui: warning: {warning}", file=sys.stderr, flush=True)
     writer.write(
         "start",
         run=session.run_dir.name,
@@ -204,6 +207,7 @@ def write_start_record(session: Session, writer: MetricsWriter, resume_point: Re
         lr=trainer.controller.lr,
         planned_lr_drops=[[epoch, lr] for epoch, lr in trainer.controller.planned_drops()],
         resumed_from=None if resume_point is None else {"checkpoint": resume_point.checkpoint, "epoch": resume_point.epoch},
+        warnings=warnings,
     )
 
 

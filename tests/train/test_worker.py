@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 import pytest
+import torch
 
 from birdtui.train.command import register
 from birdtui.errors import RunError
@@ -46,6 +47,7 @@ def test_worker_two_epochs_log(make_run, workers):
     assert start["lr"] == 0.05
     assert start["planned_lr_drops"] == [[1, 0.005]]
     assert start["resumed_from"] is None
+    assert start["warnings"] == []
     assert start["config"]["schedule"]["lr_by_epoch"] == {"0": 0.05, "1": 0.005}
 
     steps = [r for r in records if r["type"] == "step"]
@@ -99,6 +101,21 @@ def test_worker_step_record_window_mean(make_run):
     assert [r["step"] for r in windows] == [2, 3]
     assert windows[0]["loss"] == pytest.approx((single[1] + single[2]) / 2, rel=1e-6)
     assert windows[1]["loss"] == pytest.approx(single[3], rel=1e-6)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_worker_on_gpu_without_cuda_warns(make_run, workers, monkeypatch):
+    run_dir = make_run(epochs=1)
+    # The supervisor sets this when it places a run on GPU 0.
+    monkeypatch.setenv("BIRDTUI_ASSIGNED_GPU", "0")
+
+    assert workers.run(run_dir) == 0, workers.stderr(run_dir)
+
+    start = read_records(run_dir / "metrics.jsonl")[0]
+    assert start["device"] == "cpu"
+    assert len(start["warnings"]) == 1
+    assert start["warnings"][0].startswith("the supervisor placed this run on GPU 0, but CUDA is not available")
+    assert "birdtui: warning: the supervisor placed this run on GPU 0" in workers.stderr(run_dir)
 
 
 def test_worker_missing_dataset_fails(make_run, tmp_path, capsys):
