@@ -111,6 +111,8 @@ def open_store(args: argparse.Namespace) -> RunStore:
 
 def run_ls(args: argparse.Namespace) -> int:
     store = open_store(args)
+    # ls prints the problems below; logging them too would show each twice.
+    store.log_problems = False
     runs = adopt(store)
     for problem in store.problems:
         print(f"warning: {problem.message}", file=sys.stderr)

@@ -36,7 +36,7 @@ def kill(store: RunStore, run_id: str, *, grace: float = 10.0) -> None:
     group survive SIGKILL (for example processes in uninterruptible sleep).
     """
     if not math.isfinite(grace) or grace < 0:
-        raise RunError(f"--grace {grace}: the seconds between SIGTERM and SIGKILL must be 0 or more; fix: pass --grace 10, or 0 to kill at once")
+        raise RunError(f"invalid --grace {grace:g}: the seconds between SIGTERM and SIGKILL must be 0 or more\n  fix: pass --grace 10, or 0 to kill at once")
     info = store.get(run_id)
 
     with state_lock(store.root):

@@ -74,6 +74,8 @@ class RunStore:
     root: Path
     # Folders skipped by the last `list_runs` because their state was unreadable.
     problems: list[StoreProblem] = field(default_factory=list)
+    # False for callers that show `problems` themselves, so that each problem is shown once.
+    log_problems: bool = True
     # Problems already logged, so that a supervisor polling the folder logs each once.
     _logged_problems: set[tuple[Path, str]] = field(default_factory=set, repr=False)
 
@@ -135,7 +137,7 @@ class RunStore:
     def _report(self, problem: StoreProblem) -> None:
         self.problems.append(problem)
         key = (problem.path, problem.message)
-        if key not in self._logged_problems:
+        if self.log_problems and key not in self._logged_problems:
             self._logged_problems.add(key)
             log.warning("skipping run folder %s: %s", problem.path, problem.message)
 

@@ -237,7 +237,8 @@ def test_kill_rejects_bad_grace(runs, grace):
         lock.release()
 
     assert result.returncode == 1
-    assert "must be 0 or more" in result.stderr
+    assert f"birdtui: invalid --grace {grace}: the seconds between SIGTERM and SIGKILL must be 0 or more\n" in result.stderr
+    assert "\n  fix: pass --grace 10, or 0 to kill at once" in result.stderr
     assert runs.status("waiting") == "queued"
 
 
@@ -313,3 +314,14 @@ def test_slot_options_without_supervisor_are_quiet(runs, config):
     assert result.returncode == 0, result.stderr
     assert "warning" not in result.stderr
     runs.wait_status("r18-base", "finished")
+
+
+def test_ls_warns_once_per_broken_state(runs):
+    broken = runs.root / "broken"
+    broken.mkdir(parents=True)
+    (broken / "state.json").write_text("{bad")
+
+    result = runs.cli("ls", "--runs", str(runs.root))
+
+    assert result.stderr.count("cannot read the run state") == 1
+    assert result.stderr.startswith("warning: ")
