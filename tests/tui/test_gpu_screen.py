@@ -14,7 +14,7 @@ from birdtui.tui.app import BirdtuiApp
 from birdtui.tui.screens.gpu import GpuScreen
 
 RUN_NAMES = ["r18-base", "r18-hot", "r18-oom", "r34-live", "r50-next"]
-NO_NVML_LINE = "no GPU: nvidia-ml-py is not installed (pip install 'birdtui[gpu]')"
+NO_NVML_LINE = "no GPU: nvidia-ml-py is not installed (pip install nvidia-ml-py)"
 
 
 def drive(app: BirdtuiApp, waits: Any, scenario: Any) -> None:

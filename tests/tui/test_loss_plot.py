@@ -509,3 +509,23 @@ def test_val_view_narrow_loss_stays_linear() -> None:
         assert plot.contents.ylabels["left"] == "loss"
 
     run_with_plot(check)
+
+
+@pytest.mark.parametrize("view", ["loss", "lr"])
+def test_marker_labels_at_one_x_stay_apart(view: str) -> None:
+    async def check(pilot: Pilot[None], plot: LossPlot) -> None:
+        # Four runs drop their LR at the same step, so four labels start in one column.
+        names = ["r18-a", "r18-b", "r18-c", "r18-d"]
+        runs = [series_of(name, drop_at_epoch=1) for name in names]
+        plot.set_runs(runs[0], runs[1:])
+        plot.view = view
+
+        text = plot.render().plain
+
+        drops = [marker for marker in plot.contents.markers if marker.kind == "lr"]
+        assert len(drops) == 4
+        assert len({marker.label_y for marker in drops}) == 4
+        for marker in plot.contents.markers:
+            assert marker.label in text
+
+    run_with_plot(check)

@@ -52,6 +52,9 @@ AUTO_MIN_SPAN = 8
 # times its smallest, as when BatchNorm statistics lag in the first epochs
 # and a validation loss of several hundred would flatten every later point.
 VAL_LOG_RATIO = 10.0
+# Rows under the legend that marker labels may use, so that up to six labels
+# at one x each get their own row.
+LABEL_ROWS = 6
 
 
 @dataclass(frozen=True)
@@ -360,22 +363,38 @@ def _plan_markers(request: PlotRequest, contents: PlotContents) -> None:
     contents.x_range = (low, high)
 
     heights = _label_heights(contents, request.rows)
-    for index, marker in enumerate(sorted(markers, key=lambda marker: marker.x)):
-        # Labels that follow each other along x sit at different heights, so
-        # that neighbours, and markers of two runs at one x, do not overwrite
-        # each other. A label in the right half extends to the left,
-        # so that the frame does not cut it off.
+    columns_per_unit = request.buckets / (high - low) if high > low else 0.0
+    # The column spans that labels already take in each label row.
+    occupied: list[list[tuple[float, float]]] = [[] for _ in heights]
+    for marker in sorted(markers, key=lambda marker: marker.x):
+        # A label in the right half extends to the left, so that the frame
+        # does not cut it off.
         side = "left" if marker.x > (low + high) / 2 else "right"
-        contents.markers.append(replace(marker, label_y=heights[index % len(heights)], label_side=side))
+        column = (marker.x - low) * columns_per_unit
+        width = len(marker.label) + 1
+        span = (column - width, column) if side == "left" else (column, column + width)
+        # Each label goes in the highest row where it overlaps no other label,
+        # so that markers of several runs at one x stay readable.
+        row = _free_label_row(occupied, span)
+        occupied[row].append(span)
+        contents.markers.append(replace(marker, label_y=heights[row], label_side=side))
+
+
+def _free_label_row(occupied: list[list[tuple[float, float]]], span: tuple[float, float]) -> int:
+    """Return the first row where `span` overlaps no occupied span, else the row with the fewest labels."""
+    for row, spans in enumerate(occupied):
+        if all(span[1] <= start or end <= span[0] for start, end in spans):
+            return row
+    return min(range(len(occupied)), key=lambda row: len(occupied[row]))
 
 
 def _label_heights(contents: PlotContents, rows: int) -> list[float]:
-    """Return y positions in the left axis range for marker labels, in the three rows under the legend.
+    """Return y positions in the left axis range for marker labels, in the `LABEL_ROWS` rows under the legend.
 
     plotext 5.3.2 writes the legend, one row per line, into the top left
     corner of the canvas and maps y to canvas rows linearly over the data's
-    min-max range. With `rows` unknown (0), the labels go at 0, 15 and 30 %
-    below the top.
+    min-max range. With `rows` unknown (0), the labels go at 0, 10, 20 %
+    and so on below the top.
     """
     ys = [y for line in contents.lines if line.yside == "left" for y in line.ys]
     if not ys:
@@ -387,11 +406,11 @@ def _label_heights(contents: PlotContents, rows: int) -> list[float]:
 
     if rows > 1 and span > 0:
         legend_rows = len(contents.lines)
-        label_rows = [min(legend_rows + offset, rows - 1) for offset in range(3)]
+        label_rows = [min(legend_rows + offset, rows - 1) for offset in range(LABEL_ROWS)]
         # plotext puts row t, counted from the top, at t / (rows - 1) of the span below the top.
         fractions = [row / (rows - 1) for row in label_rows]
     else:
-        fractions = [0.0, 0.15, 0.3]
+        fractions = [0.1 * offset for offset in range(LABEL_ROWS)]
     heights = [high - fraction * (span or 1.0) for fraction in fractions]
     return [10**value for value in heights] if contents.log_y else heights
 
