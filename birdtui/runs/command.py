@@ -55,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     launch_parser.set_defaults(func=run_launch)
 
     kill_parser = subparsers.add_parser("kill", help="stop a running run or drop a queued one", description="Kill a run and its worker processes.")
-    kill_parser.add_argument("run_id", metavar="RUN", help="run id as `birdtui ls` shows it, such as r18 or r18@2")
+    kill_parser.add_argument("run_ids", nargs="+", metavar="RUN", help="run ids as `birdtui ls` shows them, such as r18 or r18@2")
     kill_parser.add_argument("--grace", type=float, default=10.0, help="seconds between SIGTERM and SIGKILL (default: 10)")
     _add_location_arguments(kill_parser)
     kill_parser.set_defaults(func=run_kill)
@@ -274,14 +274,25 @@ def _warn_if_slots_ignored(store: RunStore, args: argparse.Namespace) -> None:
 
 def run_kill(args: argparse.Namespace) -> int:
     store = open_store(args)
-    was_queued = store.get(args.run_id).status == QUEUED
-    kill(store, args.run_id, grace=args.grace)
-    status = store.get(args.run_id).status
+    exit_code = 0
+    for run_id in args.run_ids:
+        try:
+            _kill_one(store, run_id, args.grace)
+        except RunError as error:
+            # As with launch, one run that cannot be killed must not spare the others.
+            print(f"birdtui: {error}", file=sys.stderr)
+            exit_code = max(exit_code, error.exit_code)
+    return exit_code
+
+
+def _kill_one(store: RunStore, run_id: str, grace: float) -> None:
+    was_queued = store.get(run_id).status == QUEUED
+    kill(store, run_id, grace=grace)
+    status = store.get(run_id).status
     if was_queued:
-        print(f"cancelled {args.run_id} before it started: it is now {status}; `birdtui resume {args.run_id}` queues it again")
+        print(f"cancelled {run_id} before it started: it is now {status}; `birdtui resume {run_id}` queues it again")
     else:
-        print(f"stopped {args.run_id}: {status}")
-    return 0
+        print(f"stopped {run_id}: {status}")
 
 
 def run_resume(args: argparse.Namespace) -> int:

@@ -325,3 +325,20 @@ def test_ls_warns_once_per_broken_state(runs):
 
     assert result.stderr.count("cannot read the run state") == 1
     assert result.stderr.startswith("warning: ")
+
+
+def test_kill_takes_several_runs(runs):
+    runs.queue_without_supervisor("first")
+    runs.queue_without_supervisor("second")
+    lock = supervisor_lock(runs.root)
+    lock.acquire()
+    try:
+        result = runs.cli("kill", "first", "missing", "second", "--runs", str(runs.root))
+    finally:
+        lock.release()
+
+    # The missing run is reported, and the runs after it are still killed.
+    assert result.returncode == 1
+    assert "birdtui: run 'missing' not found" in result.stderr
+    assert runs.status("first") == "killed"
+    assert runs.status("second") == "killed"
