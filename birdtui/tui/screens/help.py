@@ -52,7 +52,7 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll(id="help-body"):
             yield Static("Keys", classes="screen-title")
             yield Static(table, id="help-keys")
-            yield Static("Columns", classes="screen-title")
+            yield Static("Columns", classes="screen-title", id="help-columns-title")
             yield Static(_two_column_table(COLUMN_HELP), id="help-columns")
             yield Static("Runs keep going when birdtui quits. escape closes this help.", classes="hint")
 
