@@ -76,7 +76,7 @@ def test_gpu_view_without_nvml_package(monkeypatch):
     report = gpu_report()
 
     assert report.gpus == []
-    assert report.reason == "no GPU: nvidia-ml-py is not installed (pip install 'birdtui[gpu]')"
+    assert report.reason == "no GPU: nvidia-ml-py is not installed (pip install nvidia-ml-py)"
 
 
 class FakeNvml(types.ModuleType):
