@@ -75,4 +75,4 @@ def test_runs_survive_sighup_and_pty_close(runs):
     assert [event["event"] for event in runs.events("steady")] == ["start", "end"]
     # Only the supervisor, the worker's parent, receives the exit code.
     assert runs.store.get("steady").state.exit_code == 0
-    assert ls_row(runs, "steady") == ["steady", "finished", "2/2", "0.2500", "60.0%", "100"]
+    assert ls_row(runs, "steady") == ["steady", "finished", "2/2", "0.25", "60.0%", "100"]
