@@ -52,6 +52,8 @@ class RunSummary:
     gpu: str | None = None
     # The end record's error, or the last stderr lines the supervisor recorded.
     error: str | None = None
+    # The last start record's warnings, such as a GPU placement that fell back to the CPU.
+    warnings: list[str] = field(default_factory=list)
 
     _epoch_records: dict[int, dict[str, Any]] = field(default_factory=dict, repr=False)
     # Per epoch: (step, loss) of its last step record.
@@ -89,6 +91,8 @@ class RunSummary:
         self.device = record.get("device", self.device)
         self.epochs = record.get("epochs", self.epochs)
         self.lr = record.get("lr", self.lr)
+        warnings = record.get("warnings")
+        self.warnings = [str(text) for text in warnings] if isinstance(warnings, list) else []
 
         resumed = record.get("resumed_from") or {}
         first_epoch = int(resumed.get("epoch", 0))

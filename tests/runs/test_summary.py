@@ -163,3 +163,17 @@ def test_epoch_record_with_text_number_is_ignored():
     assert summary.train_loss == 1.1
     assert summary.last_val_loss == 1.4
     assert summary.best_val_acc == 0.40
+
+
+def test_start_record_warnings_kept():
+    summary = RunSummary()
+    summary.update([{**start(100.0), "warnings": ["placed on GPU 0, trains on the CPU"]}])
+
+    assert summary.warnings == ["placed on GPU 0, trains on the CPU"]
+
+
+def test_start_without_warnings_clears_them():
+    summary = RunSummary()
+    summary.update([{**start(100.0), "warnings": ["old"]}, start(200.0, resumed_epoch=0)])
+
+    assert summary.warnings == []
