@@ -5,7 +5,7 @@ An experiment is an `ExperimentConfig`. Its sections mirror the tables of
 carries metadata that the loader uses to validate values and that `--help`-like
 listings print:
 
-- ``help``: one line that says what the option sets, and its unit;
+- ``help``: one line naming what the option sets, and its unit;
 - ``choices``: the allowed values of a string option;
 - ``min`` / ``max``: the closed range of a number (``min_exclusive`` for "> min");
 - ``pattern``: a regular expression the whole string value must match.
@@ -33,7 +33,7 @@ def option(default: Any = dataclasses.MISSING, *, help: str, factory: Any = None
 
 @dataclass
 class DataConfig:
-    """Where the images come from and how they are batched."""
+    """Image source and batching."""
 
     root: str = option("data/demo-birds/train", help="ImageFolder root with one folder per class (relative to the experiments file)")
     val_root: str | None = option(None, help="separate validation ImageFolder; when set, val_fraction is not used")
@@ -56,7 +56,7 @@ class OptimConfig:
 
 @dataclass
 class ScheduleConfig:
-    """How the learning rate changes over epochs. Only the fields of `type` apply."""
+    """Learning-rate schedule over epochs. Only the fields of `type` apply."""
 
     type: str = option(
         "constant",

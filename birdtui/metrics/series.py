@@ -8,7 +8,7 @@ are dropped only when a series is read for plotting. `non_finite` lists where
 they happened, and the plot labels that place as the point of divergence.
 
 On resume the worker appends a new start record whose `resumed_from.epoch`
-is the first epoch it replays; the fold drops the earlier records of that
+is the first epoch it replays. The fold drops the earlier records of that
 epoch and later ones before it takes the new ones.
 """
 
@@ -271,11 +271,11 @@ class RunSeries:
     def _drop_lr_changes_from_epoch(self, epoch: int) -> None:
         """Keep the LR changes the resumed checkpoint already contains.
 
-        A plateau drop decided at the end of epoch k - 1 is logged with epoch k,
-        the first epoch that uses it, but before epoch k - 1's checkpoint, so the
-        resumed run starts with it and does not log it again. The count of
-        changes at that checkpoint record is therefore the cut; logs without
-        the checkpoint record fall back to the epoch field.
+        A plateau drop decided at the end of epoch k - 1 is logged before epoch
+        k - 1's checkpoint, with epoch k - 1 and epoch_progress k. The resumed
+        run starts with that LR and does not log the drop again. So the count
+        of changes at that checkpoint record is the cut, and logs without the
+        checkpoint record fall back to the epoch field.
         """
         count = self._lr_change_count_at_checkpoint.get(epoch - 1)
         if count is None:

@@ -12,7 +12,7 @@ from birdtui.metrics.jsonl import decode_line
 
 @dataclass
 class TailResult:
-    """What one `read_new` call found."""
+    """Records and problems found by one `read_new` call."""
 
     records: list[dict[str, Any]] = field(default_factory=list)
     # Complete lines that were not valid JSON objects, as (line number, text).

@@ -304,7 +304,7 @@ def run_resume(args: argparse.Namespace) -> int:
 
 
 def resume_message(info: RunInfo) -> str:
-    """Return the line that says where a resumed run will continue from."""
+    """Return the line naming where a resumed run will continue from."""
     # The worker loads the newest epoch checkpoint, else best.pt. Without
     # either, it trains from the start. Globbed here, so that the CLI need not import torch.
     checkpoints = info.path / "checkpoints"

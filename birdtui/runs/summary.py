@@ -107,7 +107,7 @@ class RunSummary:
 
     def _on_step(self, record: dict[str, Any]) -> None:
         epoch, step, loss = record.get("epoch"), record.get("step"), record.get("loss")
-        # A record without its position or loss says nothing; it must not replace a real one.
+        # A record without its position or loss carries no data, so it must not replace a real one.
         if not (_is_count(epoch) and _is_count(step) and _is_number(loss)):
             return
         self._last_steps[epoch] = (step, loss)

@@ -51,7 +51,7 @@ class Tracked:
     slot: Slot | None
     # None for adopted runs: another process is their parent, so no exit code is known.
     process: subprocess.Popen | None = None
-    # True once the run folder was found deleted and the worker was told to stop.
+    # True once the run folder was found deleted and the worker was sent SIGTERM.
     orphaned: bool = False
 
 

@@ -122,7 +122,7 @@ def find_classes(root: str | Path, *, setting: str = "data.root") -> list[ClassF
         )
 
     if len(names) < 2:
-        # A single class reaches 100% accuracy at once, which tells nothing about the model.
+        # A single class reaches 100% accuracy at once, so the run would measure nothing about the model.
         raise DataError(
             f"{setting}: {root} has one class folder ({names[0]!r}), but classification needs at least two classes\n"
             f"  fix: add a folder of images for each other class beside {names[0]!r}, or point {setting} at the folder that contains all the class folders"

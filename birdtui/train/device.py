@@ -42,9 +42,9 @@ class Precision:
 def visible_cuda_index(name: str, assigned_gpu: str | None) -> str:
     """Return the CUDA index, as text, that a `cuda` or `cuda:N` device name means in this process.
 
-    Under the supervisor the run sees only its assigned GPU, as index 0, so
-    `cuda:N` naming that GPU becomes `0`; naming another GPU is an error,
-    because the supervisor, not the config, chooses where a run goes.
+    Under the supervisor, CUDA_VISIBLE_DEVICES lists only the assigned GPU,
+    so it is index 0 and `cuda:N` naming that GPU becomes `0`. Naming another
+    GPU raises ConfigError, because the supervisor chooses where a run goes.
     """
     index_text = name.partition(":")[2] or "0"
     if assigned_gpu is None or name == "cuda":

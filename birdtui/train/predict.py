@@ -128,7 +128,7 @@ def predict_run(
         raise DataError(f"images folder not found: {folder}\n  fix: pass --images with a folder of .jpg files")
     files = list_images(str(folder))
     if not files:
-        raise DataError(f"no image files found under {folder}\n  fix: pass --images with a folder that holds .jpg or .png files")
+        raise DataError(f"no image files found under {folder}\n  fix: pass --images with a folder that contains .jpg or .png files")
     paths = subfolder_paths(folder, files) if keep_subfolders else kaggle_paths(folder, files)
 
     device = resolve_device(device_name or config.device)

@@ -68,7 +68,8 @@ class StopFlag:
         if hasattr(signal, "SIGALRM"):
             signal.signal(signal.SIGALRM, self._grace_expired)
         else:
-            self.grace_seconds = 0.0  # no interval timers on Windows: a stop always finishes the step
+            # Windows has no SIGALRM, so a stop there always waits for the step to finish.
+            self.grace_seconds = 0.0
         return self
 
     def check(self) -> None:

@@ -1,9 +1,9 @@
 """The training worker: set up a run, train it epoch by epoch, and end the log with the outcome.
 
-Unless the process dies without running Python code again (SIGKILL, a crash
-in native code, a power loss), its last metrics record is an `end` record whose
-status records how the run ended: finished, killed (SIGTERM or SIGINT), diverged
-(non-finite training loss) or failed (any error, with its text).
+The last metrics record is an `end` record whose status is how the run ended:
+finished, killed (SIGTERM or SIGINT), diverged (non-finite training loss) or
+failed (any error, with its text). The exception is a process that dies
+without running Python code again: SIGKILL, a crash in native code, a power loss.
 """
 
 from __future__ import annotations

@@ -121,7 +121,7 @@ def results_path(app: BirdtuiApp) -> Path:
 
 
 def is_foreign_file(path: Path) -> bool:
-    """Say whether `path` exists and holds more than a table that the export wrote.
+    """Return whether `path` exists and contains more than a table that the export wrote.
 
     An export is one markdown table whose first column is the run, so a file
     with any other line (a user's notes, say) is not overwritten unasked.

@@ -3,7 +3,7 @@
 `RunView` pairs a run's state.json and config.json with a `RunSummary`
 that folds its metrics records incrementally. It also keeps each epoch's
 validation accuracy, which the rank-at-equal-epoch column compares across
-runs, and each epoch's mean train loss, which the export shows too. It holds no Textual objects, so it is tested without an app.
+runs, and each epoch's mean train loss, which the export shows too. It contains no Textual objects, so it is tested without an app.
 """
 
 from __future__ import annotations

@@ -132,7 +132,7 @@ def test_status_shown_for_unfinished() -> None:
     assert table[3][1] == "running, 2/8 epochs done"
 
 
-def test_status_of_runs_that_never_started_has_no_count() -> None:
+def test_status_unstarted_run_no_count() -> None:
     queued = {"status": "queued", "epoch": 0, "epochs": None}
     killed = {"status": "killed", "epoch": 0, "epochs": None}
     rows = [make_row("a", config_dict("a"), queued), make_row("b", config_dict("b"), killed)]

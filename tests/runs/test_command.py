@@ -242,7 +242,7 @@ def test_kill_rejects_bad_grace(runs, grace):
     assert runs.status("waiting") == "queued"
 
 
-def test_ls_without_experiments_file_or_runs_is_an_error(runs):
+def test_ls_without_file_or_runs_fails(runs):
     # cwd is tmp_path, which has neither experiments.toml nor runs/.
     result = runs.cli("ls")
 

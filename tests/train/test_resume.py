@@ -103,7 +103,7 @@ def test_resume_keeps_plateau_state(make_run, workers):
         (4, 5.0, 0.0125, "plateau"),
     ]
     resumed_start = [r for r in records if r["type"] == "start"][-1]
-    # Resumed at epoch 3 or 4: the drop after epoch 2 comes from the killed run's log, and
-    # the drop after epoch 4 needs the best value and bad-epoch count from the checkpoint,
+    # Resumed at epoch 3 or 4, the drop after epoch 2 comes from the killed run's log.
+    # The drop after epoch 4 needs the best value and bad-epoch count from the checkpoint,
     # because a fresh plateau state would count epoch 3 as an improvement.
     assert resumed_start["resumed_from"]["epoch"] in (3, 4)

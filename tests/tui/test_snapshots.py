@@ -42,8 +42,8 @@ def loaded(app: Any, waits: Any, *, select: str | None = None, overlay: str | No
 
 def test_main_screen_80x24(four_runs, make_app, waits, snap_compare):
     """At 80x24: the table shows all five rows with status words (finished, diverged,
-    failed, running, pending), epochs 4/4, 2/4, 1/4, 2/4, -/4, and the train loss,
-    val loss and best val acc columns without scrolling, then the live run's rank 2/2.
+    failed, running, pending) and epochs 4/4, 2/4, 1/4, 2/4, -/4. The train loss,
+    val loss and best val acc columns show without scrolling, then the live run's rank 2/2.
     Below it is the selected r18-base's train loss with an "LR 0.01" drop marker at
     step 12. The footer lists ? Help, l, k, r, s, v, d, e Export and q Quit."""
     app = make_app(*four_runs)

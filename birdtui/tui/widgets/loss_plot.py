@@ -36,8 +36,8 @@ class LossPlot(PlotextPlot):
     Call `set_runs` when the selection changes and `data_changed` when new
     records arrive. A timer redraws at most once every `REPLOT_SECONDS`, and
     only when a shown run's data changed, because smoothing, reduction and the
-    plotext build run on the UI thread (about 0.15 s for a 10^6-step run, see
-    docs/benchmarks.md). View, x-axis, smoothing and selection changes redraw
+    plotext build run on the UI thread. Planning a 10^6-step run took 0.13 s
+    on 2 loaded CPU cores (benchmarks/bench_plot.py, docs/benchmarks.md). View, x-axis, smoothing and selection changes redraw
     at once.
     """
 
